@@ -1,0 +1,44 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CIAM := $(BIN)/ciam
+PYTEST_ARGS ?=
+
+.PHONY: install demo serve test lint format db-upgrade bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test,granian]'
+	touch $@
+
+db-upgrade: install
+	$(CIAM) db upgrade
+
+demo: install
+	$(CIAM) db upgrade
+	$(CIAM) demo
+	$(CIAM) serve --workers 2
+
+serve: install
+	$(CIAM) serve
+
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,41 @@
+"""ciam: customer identity and access management, an OIDC provider tied to the CRM."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from ciam.config import load_config
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app: config, then extensions, then one setup call per domain."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(load_config(app.instance_path, config))
+
+    from ciam import models  # noqa: F401  (every table known to Alembic and the ORM)
+    from ciam.accounts import setup_accounts
+    from ciam.cli import setup_cli
+    from ciam.delegation import setup_delegation
+    from ciam.errors import setup_errors
+    from ciam.extensions import csrf, db, limiter, migrate
+    from ciam.oidc import setup_oidc
+    from ciam.web import setup_web
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_migrations_dir()))
+    csrf.init_app(app)
+    limiter.init_app(app)
+
+    setup_web(app)
+    setup_errors(app)
+    setup_accounts(app)
+    setup_oidc(app)
+    setup_delegation(app)
+    setup_cli(app)
+    return app
+
+
+def _migrations_dir():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent.parent / "migrations"

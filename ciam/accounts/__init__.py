@@ -1,0 +1,11 @@
+"""People: users, passwords, login sessions, the login and account pages."""
+
+from flask import Flask
+
+
+def setup_accounts(app: Flask) -> None:
+    from ciam.accounts import commands, sessions, views
+
+    sessions.setup_sessions(app)
+    app.register_blueprint(views.bp)
+    app.cli.add_command(commands.users_cli)

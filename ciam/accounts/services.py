@@ -1,0 +1,87 @@
+"""Account logic: creating users and checking passwords. No `request` here."""
+
+from __future__ import annotations
+
+import uuid
+
+from ciam.accounts import passwords
+from ciam.accounts.models import User, UserStatus
+from ciam.audit.services import SYSTEM, ActorContext, record
+from ciam.db import utcnow
+from ciam.errors import CiamError, Conflict
+from ciam.extensions import db
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def validate_email(email: str) -> str:
+    email = email.strip()
+    local, _, domain = email.rpartition("@")
+    if not local or "." not in domain or " " in email or len(email) > 320:
+        raise CiamError(f"{email!r} is not a valid email address.", code="invalid_email")
+    return email
+
+
+def find_by_email(email: str) -> User | None:
+    return db.session.scalar(db.select(User).where(User.email_normalized == normalize_email(email)))
+
+
+def get_user(user_id: uuid.UUID | str) -> User | None:
+    if isinstance(user_id, str):
+        try:
+            user_id = uuid.UUID(user_id)
+        except ValueError:
+            return None
+    return db.session.get(User, user_id)
+
+
+def create_user(
+    email: str,
+    password: str | None,
+    *,
+    given_name: str | None = None,
+    family_name: str | None = None,
+    email_verified: bool = False,
+    status: UserStatus = UserStatus.active,
+    ctx: ActorContext = SYSTEM,
+) -> User:
+    email = validate_email(email)
+    if find_by_email(email):
+        raise Conflict(f"A user with email {email} already exists.", code="email_taken")
+    password_hash = None
+    if password is not None:
+        passwords.check_policy(password)
+        password_hash = passwords.hash_password(password)
+    user = User(
+        email=email,
+        email_normalized=normalize_email(email),
+        email_verified=email_verified,
+        password_hash=password_hash,
+        given_name=given_name,
+        family_name=family_name,
+        status=status,
+    )
+    db.session.add(user)
+    db.session.flush()
+    record("user:created", ctx, target=str(user.id))
+    return user
+
+
+def authenticate(email: str, password: str, ctx: ActorContext) -> User | None:
+    """Check email and password. Unknown, inactive and wrong all look the same."""
+    user = find_by_email(email) if email else None
+    if user is None:
+        passwords.burn_time(password)
+        record("account:login:failure", ctx, reason="unknown_email")
+        return None
+    if not passwords.verify_password(user.password_hash, password) or not user.can_log_in:
+        reason = "bad_password" if user.can_log_in else f"status_{user.status.value}"
+        record("account:login:failure", ctx, actor_id=user.id, reason=reason)
+        return None
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(password)
+    user.last_login_at = utcnow()
+    record("account:login:success", ctx, actor_id=user.id)
+    return user

@@ -1,0 +1,67 @@
+"""Login, logout and the account overview page."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+
+from ciam.accounts import services
+from ciam.accounts.forms import LoginForm, LogoutForm
+from ciam.accounts.sessions import current_session, current_user, end_session, start_session
+from ciam.extensions import limiter
+from ciam.web import actor_context, safe_next
+
+bp = Blueprint("accounts", __name__)
+bp.ciam_auth = "session"  # pages for people; /account requires a login session
+
+
+def _login_limit() -> str:
+    return current_app.config["CIAM_LOGIN_RATE_LIMIT"]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login():
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+        form.email.data = request.args.get("login_hint", "")[:320]
+    error = None
+    if form.validate_on_submit():
+        ctx = actor_context()
+        user = services.authenticate(form.email.data, form.password.data, ctx)
+        if user is not None:
+            # A fresh flow cookie at login (new CSRF secret), keeping only the marker
+            # that lets a `prompt=login` authorization request see this login.
+            login_for = session.get("login_for")
+            session.clear()
+            if login_for:
+                session["login_done_for"] = login_for
+            start_session(user, ["pwd"], actor_context(user.id))
+            return redirect(safe_next(form.next.data), 303)
+        error = "The email or password is not right."
+    status = 200 if request.method == "GET" or error is None else 401
+    return render_template("accounts/login.html", form=form, error=error), status
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def logout():
+    form = LogoutForm()
+    if form.validate_on_submit():
+        end_session(actor_context())
+        return redirect(url_for("accounts.login"), 303)
+    if current_session() is None:
+        return redirect(url_for("accounts.login"))
+    return render_template("accounts/logout.html", form=form)
+
+
+@bp.get("/account")
+def account():
+    user = current_user()
+    if user is None:
+        return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
+    return render_template("accounts/account.html", user=user, login_session=current_session())
+
+
+@bp.get("/")
+def home():
+    return redirect(url_for("accounts.account"))

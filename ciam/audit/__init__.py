@@ -1,0 +1,1 @@
+"""Append-only audit trail of security-relevant events (DESIGN §5.7)."""

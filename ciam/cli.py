@@ -1,0 +1,90 @@
+"""The `ciam` command: a Flask CLI group (DESIGN §6) plus `serve` and `demo`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from ciam.extensions import db
+
+
+def _create_app():
+    from ciam import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=True, load_dotenv=False)
+def main() -> None:
+    """ciam: customer identity and access management."""
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=None, type=int, help="Default: 2 x cores + 1.")
+@click.option(
+    "--server",
+    "server_name",
+    type=click.Choice(["gunicorn", "granian"]),
+    default="gunicorn",
+    show_default=True,
+)
+def serve(host, port, workers, server_name):
+    """Serve the app with gunicorn (sync workers) or granian."""
+    workers = workers or (2 * (os.cpu_count() or 1) + 1)
+    bind = f"{host}:{port}"
+    if server_name == "granian":
+        exe = shutil.which("granian") or "granian"
+        argv = [
+            exe,
+            "--interface",
+            "wsgi",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "wsgi:app",
+        ]
+    else:
+        exe = shutil.which("gunicorn") or "gunicorn"
+        argv = [exe, "--bind", bind, "--workers", str(workers), "--access-logfile", "-", "wsgi:app"]
+    click.echo(f"ciam serving on http://{bind} with {server_name} ({workers} workers)")
+    sys.stdout.flush()
+    os.execvp(argv[0], argv)  # noqa: S606 - replaces this process with the server
+
+
+@click.command("demo")
+@click.option("--quiet", is_flag=True)
+@with_appcontext
+def demo(quiet):
+    """Load demo organizations, users and portals (idempotent) and print them."""
+    from ciam.demo import load_demo
+
+    info = load_demo()
+    db.session.commit()
+    if not quiet:
+        click.echo(info)
+
+
+@click.command("init")
+@with_appcontext
+def init():
+    """Create signing keys if there are none (run after `ciam db upgrade`)."""
+    from ciam.oidc.keys import ensure_keys
+
+    created = ensure_keys()
+    db.session.commit()
+    click.echo(f"{len(created)} signing key(s) created; issuer {current_app.config['CIAM_ISSUER']}")
+
+
+def setup_cli(app: Flask) -> None:
+    for command in (serve, demo, init):
+        app.cli.add_command(command)

@@ -1,0 +1,103 @@
+"""Demo data: two organizations, a few users, two portals. Safe to run twice."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from ciam.accounts import services as accounts
+from ciam.delegation import services as orgs
+from ciam.delegation.models import AdminRight, Organization
+from ciam.extensions import db
+from ciam.oidc import keys, portals
+from ciam.oidc.models import Portal
+
+DEMO_PASSWORD = "correct horse battery staple"  # noqa: S105 - printed demo credential
+WEB_CLIENT_ID = "demo-claims-portal"
+SPA_CLIENT_ID = "demo-policy-spa"
+USERS = [
+    ("alice@acme-insurance.example", "Alice", "Archer", "acme", AdminRight.org_admin),
+    ("bob@acme-insurance.example", "Bob", "Baker", "acme", AdminRight.none),
+    ("carol@brightside-brokers.example", "Carol", "Chen", "brightside", AdminRight.org_admin),
+]
+
+
+def _ensure_orgs() -> None:
+    if db.session.scalar(db.select(Organization).where(Organization.slug == "acme")):
+        return
+    orgs.create_org(
+        "acme",
+        "Acme Insurance",
+        email_domains=["acme-insurance.example"],
+        crm_account_id="001DEMOACME",
+    )
+    orgs.create_org(
+        "brightside",
+        "Brightside Brokers",
+        email_domains=["brightside-brokers.example"],
+        crm_account_id="001DEMOBRIGHT",
+    )
+
+
+def _ensure_users() -> None:
+    for email, given, family, slug, right in USERS:
+        if accounts.find_by_email(email):
+            continue
+        user = accounts.create_user(
+            email, DEMO_PASSWORD, given_name=given, family_name=family, email_verified=True
+        )
+        orgs.add_member(orgs.get_org(slug), user, right)
+
+
+def _ensure_portal(client_id: str, **kwargs) -> str | None:
+    if db.session.scalar(db.select(Portal).where(Portal.client_id == client_id)):
+        return None
+    _, secret = portals.create_portal(client_id=client_id, **kwargs)
+    return secret
+
+
+def load_demo() -> str:
+    issuer = current_app.config["CIAM_ISSUER"]
+    keys.ensure_keys()
+    _ensure_orgs()
+    _ensure_users()
+    web_secret = _ensure_portal(
+        WEB_CLIENT_ID,
+        name="Claims portal (demo web app)",
+        redirect_uris=["http://127.0.0.1:8001/callback"],
+        post_logout_redirect_uris=["http://127.0.0.1:8001/"],
+        grant_types=["authorization_code", "refresh_token", "client_credentials"],
+        first_party=True,
+        owner="Claims team",
+    )
+    _ensure_portal(
+        SPA_CLIENT_ID,
+        name="Policyholder app (demo SPA)",
+        redirect_uris=["http://127.0.0.1:8002/callback"],
+        post_logout_redirect_uris=["http://127.0.0.1:8002/"],
+        public=True,
+        owner="Digital team",
+    )
+    secret_line = (
+        f"client secret: {web_secret}   (shown once; `ciam portals` cannot show it again)"
+        if web_secret
+        else "client secret: (set on first `make demo`; re-create the database to see a new one)"
+    )
+    return "\n".join(
+        [
+            "",
+            "ciam demo is ready",
+            f"  issuer / discovery: {issuer}/.well-known/openid-configuration",
+            f"  sign in:            {issuer}/login",
+            f"  users (password '{DEMO_PASSWORD}'):",
+            *[f"    {email}" for email, *_ in USERS],
+            f"  confidential web portal: client id {WEB_CLIENT_ID}",
+            f"    {secret_line}",
+            "    redirect URI http://127.0.0.1:8001/callback",
+            f"  public SPA portal (PKCE S256): client id {SPA_CLIENT_ID}",
+            "    redirect URI http://127.0.0.1:8002/callback",
+            f"  try it: {issuer}/oauth/authorize?response_type=code&client_id={WEB_CLIENT_ID}"
+            "&redirect_uri=http%3A%2F%2F127.0.0.1%3A8001%2Fcallback&scope=openid%20profile%20email"
+            "&state=demo&nonce=demo",
+            "",
+        ]
+    )

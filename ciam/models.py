@@ -1,0 +1,19 @@
+"""Imports every model module so metadata is complete (Alembic, create_all)."""
+
+from ciam.accounts.models import LoginSession, User
+from ciam.audit.models import AuditEvent
+from ciam.delegation.models import Membership, Organization
+from ciam.oidc.models import AuthorizationCode, Consent, Portal, SigningKey, Token
+
+__all__ = [
+    "AuditEvent",
+    "AuthorizationCode",
+    "Consent",
+    "LoginSession",
+    "Membership",
+    "Organization",
+    "Portal",
+    "SigningKey",
+    "Token",
+    "User",
+]

@@ -1,0 +1,13 @@
+"""OpenID Connect provider: Authlib server, grants, keys, discovery, endpoints."""
+
+from flask import Flask
+
+
+def setup_oidc(app: Flask) -> None:
+    from ciam.oidc import commands, discovery, server, views
+
+    server.setup_server(app)
+    discovery.setup_discovery(app)
+    app.register_blueprint(views.bp)
+    app.cli.add_command(commands.portals_cli)
+    app.cli.add_command(commands.keys_cli)

@@ -1,0 +1,178 @@
+"""The authorization endpoint (OIDC Core §3.1.2): login, consent, then a code.
+
+Decisions follow the OpenID certification's reading of the spec: `prompt=login` and
+`max_age` force a fresh login (new `auth_time`), `prompt=none` never shows a page,
+`request`/`request_uri` are refused with their own error codes, and every error goes
+back to the portal only once its redirect URI has been validated; before that the
+person sees an error page and nothing is redirected (RFC 6749 §4.1.2.1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from authlib.common.urls import add_params_to_uri
+from authlib.oauth2.base import OAuth2Error
+from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidRequestError
+from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
+from flask import current_app, redirect, render_template, request, session, url_for
+from flask_wtf.csrf import CSRFError, validate_csrf
+from wtforms import ValidationError
+
+from ciam.accounts.sessions import current_session, current_user
+from ciam.db import utcnow
+from ciam.oidc import consent, keys
+from ciam.oidc.claims import SCOPE_CLAIMS
+from ciam.oidc.server import get_server
+from ciam.web import actor_context
+
+FORM_ONLY_FIELDS = {"csrf_token", "decision"}
+
+
+class RequestNotSupportedError(OAuth2Error):
+    error = "request_not_supported"  # OIDC Core §6.1
+
+
+class RequestUriNotSupportedError(OAuth2Error):
+    error = "request_uri_not_supported"  # OIDC Core §6.2
+
+
+def _params() -> list[tuple[str, str]]:
+    return [(k, v) for k, v in request.values.items(multi=True) if k not in FORM_ONLY_FIELDS]
+
+
+def _fingerprint(params: list[tuple[str, str]]) -> str:
+    return hashlib.sha256(urlencode(sorted(params)).encode()).hexdigest()
+
+
+def _with_iss(location: str) -> str:
+    # RFC 9207 §2: every authorization response, errors included, names the issuer.
+    return add_params_to_uri(location, [("iss", current_app.config["CIAM_ISSUER"])])
+
+
+def error_response(error: OAuth2Error):
+    if not error.redirect_uri:
+        message = error.description or error.error
+        return render_template(
+            "error.html", title="This sign-in link is not valid", message=message, code=error.error
+        ), 400
+    params = [("error", error.error)]
+    if error.description:
+        params.append(("error_description", error.description))
+    state = request.values.get("state")
+    if state:
+        params.append(("state", state))
+    return redirect(_with_iss(add_params_to_uri(error.redirect_uri, params)), 302)
+
+
+def _max_age() -> int | None:
+    raw = request.values.get("max_age")
+    if raw in (None, ""):
+        return None
+    if not raw.isdigit():
+        raise InvalidRequestError("max_age must be a non-negative integer.")
+    return int(raw)
+
+
+def _hint_matches(user) -> bool:
+    """id_token_hint names who the portal expects; an expired hint still counts."""
+    hint = request.values.get("id_token_hint")
+    if not hint or user is None:
+        return True
+    try:
+        _, claims = keys.verify(hint)
+    except keys.InvalidJWT:
+        return False
+    return claims.get("sub") == str(user.id)
+
+
+def needs_login(prompts: list[str], params, login_session, user) -> bool:
+    if login_session is None:
+        return True
+    if "login" in prompts and session.get("login_done_for") != _fingerprint(params):
+        return True
+    max_age = _max_age()
+    if max_age is not None:
+        age = utcnow() - login_session.auth_time
+        if age > timedelta(seconds=max_age):
+            return True
+    return not _hint_matches(user)
+
+
+def _send_to_login(params):
+    session["login_for"] = _fingerprint(params)
+    target = url_for("oauth.authorize") + "?" + urlencode(params)
+    return redirect(
+        url_for("accounts.login", next=target, login_hint=request.values.get("login_hint") or None)
+    )
+
+
+def _consent_decision(grant, prompts):
+    """None when the portal may proceed; 'allow'/'deny' from the form; or 'ask'."""
+    decision = request.form.get("decision") if request.method == "POST" else None
+    if decision is not None:
+        try:
+            validate_csrf(request.form.get("csrf_token"))
+        except (ValidationError, CSRFError) as exc:
+            raise InvalidRequestError("The form expired; please try again.") from exc
+        return decision
+    portal, user = grant.client, grant.request.user
+    if "consent" in prompts:
+        return "ask"
+    if portal.first_party or consent.has_consent(user.id, portal.client_id, grant.request.scope):
+        return None
+    return "ask"
+
+
+def _consent_page(grant):
+    scopes = (grant.request.scope or "").split()
+    described = [s for s in scopes if s in SCOPE_CLAIMS or s == "offline_access"]
+    return render_template(
+        "oidc/consent.html",
+        portal=grant.client,
+        scopes=described,
+        user=grant.request.user,
+        action=request.full_path,
+    )
+
+
+def authorize():
+    server = get_server()
+    login_session, user = current_session(), current_user()
+    try:
+        grant = server.get_consent_grant(end_user=user)
+    except OAuth2Error as error:
+        return error_response(error)
+    params = _params()
+    prompts = request.values.get("prompt", "").split()
+    try:
+        if "request" in request.values:
+            raise RequestNotSupportedError(redirect_uri=grant.redirect_uri)
+        if "request_uri" in request.values:
+            raise RequestUriNotSupportedError(redirect_uri=grant.redirect_uri)
+        if needs_login(prompts, params, login_session, user):
+            if "none" in prompts:
+                raise LoginRequiredError(redirect_uri=grant.redirect_uri)
+            return _send_to_login(params)
+        decision = _consent_decision(grant, prompts)
+        if decision == "ask":
+            if "none" in prompts:
+                raise ConsentRequiredError(redirect_uri=grant.redirect_uri)
+            return _consent_page(grant)
+        if decision not in (None, "allow"):
+            raise AccessDeniedError(redirect_uri=grant.redirect_uri)
+    except OAuth2Error as error:
+        error.redirect_uri = error.redirect_uri or grant.redirect_uri
+        return error_response(error)
+    if decision == "allow":
+        consent.grant_consent(
+            user.id, grant.client.client_id, grant.request.scope, actor_context(user.id)
+        )
+    session.pop("login_done_for", None)
+    grant.request.ciam_login_session = login_session
+    response = server.create_authorization_response(grant_user=user, grant=grant)
+    if response.location:
+        response.location = _with_iss(response.location)
+    return response

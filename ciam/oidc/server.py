@@ -1,0 +1,318 @@
+"""The Authlib authorization server, its grants and token endpoints, wired to our models."""
+
+from __future__ import annotations
+
+import time
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749.errors import (
+    InvalidGrantError,
+    InvalidRequestError,
+    InvalidScopeError,
+)
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from authlib.oidc.core.grants import OpenIDCode
+from authlib.oidc.core.util import create_half_hash
+from flask import Flask, current_app
+
+from ciam.accounts.models import User
+from ciam.audit.services import record
+from ciam.crypto import random_token
+from ciam.db import utcnow
+from ciam.extensions import db
+from ciam.oidc import keys, tokens
+from ciam.oidc.claims import user_claims
+from ciam.oidc.models import Portal, PortalStatus, Token
+
+SECRET_METHODS = ["client_secret_basic", "client_secret_post"]
+
+
+def query_client(client_id: str) -> Portal | None:
+    """A retired portal is no client at all: it can neither authorize nor get tokens."""
+    if not client_id or len(client_id) > 80:
+        return None
+    portal = db.session.scalar(db.select(Portal).where(Portal.client_id == client_id))
+    if portal is None or portal.status == PortalStatus.retired:
+        return None
+    return portal
+
+
+def _active_user(user_id) -> User | None:
+    user = db.session.get(User, user_id) if user_id else None
+    return user if user is not None and user.can_log_in else None
+
+
+class CiamAuthorizationServer(AuthorizationServer):
+    def query_client(self, client_id):
+        return query_client(client_id)
+
+    def save_token(self, token, request):
+        db.session.add(request.ciam_token_row)
+
+    def generate_token(self, grant_type, client, user=None, scope=None, **kwargs):
+        raise RuntimeError("grants issue tokens through IssuingGrantMixin")
+
+
+class IssuingGrantMixin:
+    """Builds the token from the grant's own context (family, auth_time, amr)."""
+
+    def issue_context(self, user) -> tokens.IssueContext:
+        raise NotImplementedError
+
+    def generate_token(self, user=None, scope=None, include_refresh_token=True, **kwargs):
+        ctx = self.issue_context(user)
+        body, row = tokens.issue(self.request.client, scope or "", ctx, include_refresh_token)
+        self.request.ciam_token_row = row
+        return body
+
+
+class AuthorizationCodeGrant(IssuingGrantMixin, grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = [*SECRET_METHODS, "none"]
+
+    def save_authorization_code(self, code, request):
+        session = request.ciam_login_session
+        data = request.payload.data
+        tokens.save_code(
+            code,
+            client_id=request.client.client_id,
+            user_id=request.user.id,
+            session_id=session.id,
+            redirect_uri=request.payload.redirect_uri or "",
+            scope=request.scope or "",
+            nonce=data.get("nonce"),
+            code_challenge=data.get("code_challenge"),
+            code_challenge_method=data.get("code_challenge_method"),
+            auth_time=session.auth_time,
+            amr=session.amr,
+            acr=data.get("acr_values", "").split()[0] if data.get("acr_values") else None,
+        )
+
+    def query_authorization_code(self, code, client):
+        return tokens.consume_code(code, client.client_id)
+
+    def delete_authorization_code(self, authorization_code):
+        """Already marked used when it was consumed."""
+
+    def authenticate_user(self, authorization_code):
+        return _active_user(authorization_code.user_id)
+
+    def issue_context(self, user):
+        code = self.request.authorization_code
+        return tokens.IssueContext(
+            family_id=code.id,
+            user_id=user.id,
+            session_id=code.session_id,
+            auth_time=code.auth_time,
+            amr=code.amr,
+        )
+
+
+class RefreshTokenGrant(IssuingGrantMixin, grants.RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = [*SECRET_METHODS, "none"]
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def _validate_request_token(self, client):
+        # Overridden so the client binding is checked *before* the token is
+        # consumed: another client presenting a stolen token must not burn it.
+        raw = self.request.form.get("refresh_token")
+        if not raw:
+            raise InvalidRequestError("Missing 'refresh_token' in request.")
+        row = tokens.consume_refresh_token(raw, client.client_id)
+        if row is None:
+            raise InvalidGrantError("The refresh token is invalid, expired or revoked.")
+        return row
+
+    def authenticate_refresh_token(self, refresh_token):
+        raise NotImplementedError  # see _validate_request_token
+
+    def authenticate_user(self, refresh_token: Token):
+        user = _active_user(refresh_token.user_id)
+        if user is None:
+            raise InvalidGrantError("The account behind this refresh token is not active.")
+        return user
+
+    def revoke_old_credential(self, refresh_token):
+        """Marked used when consumed; reuse then revokes the family."""
+
+    def issue_context(self, user):
+        parent = self.request.refresh_token
+        return tokens.IssueContext(
+            family_id=parent.family_id,
+            user_id=user.id,
+            session_id=parent.session_id,
+            auth_time=parent.auth_time,
+            amr=parent.amr,
+        )
+
+
+class ClientCredentialsGrant(IssuingGrantMixin, grants.ClientCredentialsGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = SECRET_METHODS
+
+    def validate_token_request(self):
+        super().validate_token_request()
+        # Per-client allowed scopes: asking for more is an error the caller can see
+        # (RFC 6749 §5.2 invalid_scope); asking for nothing grants all it may have.
+        requested = self.request.payload.scope
+        allowed = " ".join(self.request.client.scopes)
+        if requested and not tokens.scopes_within(requested, allowed):
+            raise InvalidScopeError("The client may not request this scope.")
+        self.request.ciam_scope = requested or allowed
+
+    def generate_token(self, user=None, scope=None, include_refresh_token=True, **kwargs):
+        return super().generate_token(None, self.request.ciam_scope, False)
+
+    def issue_context(self, user):
+        return tokens.IssueContext(family_id=random_token(16))
+
+
+class StrictCodeChallenge(CodeChallenge):
+    """PKCE per RFC 9700 §2.1.1: S256 only; required for public clients and for
+    portals set to require it; a verifier without a challenge is refused."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+
+    def validate_code_challenge(self, grant, redirect_uri):
+        data = grant.request.payload.data
+        client = grant.request.client
+        if not data.get("code_challenge"):
+            if client.is_public or client.require_pkce:
+                raise InvalidRequestError("PKCE is required: send code_challenge with S256.")
+            if data.get("code_challenge_method"):
+                raise InvalidRequestError("Missing 'code_challenge'")
+            return
+        if data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("Only code_challenge_method=S256 is supported.")
+        super().validate_code_challenge(grant, redirect_uri)
+
+
+def build_id_token(client, user, scope, *, auth_time, amr, nonce=None, access_token=None):
+    now = int(time.time())
+    claims = user_claims(user, scope)
+    claims.update(
+        {
+            "iss": current_app.config["CIAM_ISSUER"],
+            "aud": client.client_id,
+            "azp": client.client_id,
+            "iat": now,
+            "exp": now + current_app.config["CIAM_ID_TOKEN_TTL"],
+            "auth_time": int(auth_time.timestamp()),
+        }
+    )
+    if amr:
+        claims["amr"] = amr
+    if nonce:
+        claims["nonce"] = nonce
+    alg = client.id_token_signed_response_alg or keys.DEFAULT_ALG
+    if access_token:
+        claims["at_hash"] = create_half_hash(access_token, alg).decode()
+    return keys.sign(claims, alg=alg)
+
+
+class CiamOpenIDCode(OpenIDCode):
+    """ID tokens from our key cache; nonce replay is bounded by single-use codes."""
+
+    def exists_nonce(self, nonce, request):
+        return False
+
+    def encode_id_token(self, token, request):
+        code = request.authorization_code
+        return build_id_token(
+            request.client,
+            request.user,
+            token["scope"],
+            auth_time=code.auth_time,
+            amr=code.amr,
+            nonce=code.nonce,
+            access_token=token.get("access_token"),
+        )
+
+
+class RefreshIdToken(CiamOpenIDCode):
+    """OIDC Core §12.2: a refresh may return a new ID token (no nonce)."""
+
+    def encode_id_token(self, token, request):
+        parent = request.refresh_token
+        return build_id_token(
+            request.client,
+            request.user,
+            token["scope"],
+            auth_time=parent.auth_time,
+            amr=parent.amr,
+            access_token=token.get("access_token"),
+        )
+
+    def __call__(self, grant):
+        grant.register_hook("after_create_token_response", self.process_token)
+
+
+class CiamIntrospectionEndpoint(IntrospectionEndpoint):
+    CLIENT_AUTH_METHODS = SECRET_METHODS
+
+    def query_token(self, token_string, token_type_hint):
+        return tokens.find_token(token_string, token_type_hint)
+
+    def check_permission(self, token, client, request):
+        # A portal may introspect only its own tokens; others read as inactive.
+        return token.check_client(client)
+
+    def introspect_token(self, token: tokens.IssuedToken):
+        row = token.row
+        user = _active_user(row.user_id) if row.user_id else None
+        if row.user_id and user is None:
+            return {"active": False}
+        payload = {
+            "active": True,
+            "scope": row.scope,
+            "client_id": row.client_id,
+            "token_type": "Bearer" if token.kind == "access_token" else "refresh_token",
+            "exp": int(token.get_expires_at().timestamp()),
+            "iat": int(row.issued_at.timestamp()),
+            "iss": current_app.config["CIAM_ISSUER"],
+            "sub": str(row.user_id) if row.user_id else row.client_id,
+            "aud": row.client_id,
+        }
+        if token.kind == "access_token":
+            payload["jti"] = row.jti
+        if user is not None:
+            payload["username"] = user.email
+        return payload
+
+
+class CiamRevocationEndpoint(RevocationEndpoint):
+    CLIENT_AUTH_METHODS = [*SECRET_METHODS, "none"]
+
+    def query_token(self, token_string, token_type_hint):
+        return tokens.find_token(token_string, token_type_hint)
+
+    def revoke_token(self, token: tokens.IssuedToken, request):
+        # RFC 7009 §2.1: revoking a refresh token also revokes the access tokens of
+        # the same grant, so the whole family goes.
+        if token.kind == "refresh_token":
+            count = tokens.revoke_family(token.row.family_id)
+        else:
+            token.row.revoked_at = token.row.revoked_at or utcnow()
+            count = 1
+        record(
+            "oauth:token:revoked", client_id=request.client.client_id, kind=token.kind, count=count
+        )
+
+
+def get_server() -> CiamAuthorizationServer:
+    return current_app.extensions["ciam.oauth"]
+
+
+def setup_server(app: Flask) -> None:
+    # Scopes are filtered per portal (unknown ones ignored, OIDC Core §3.1.2.1), so
+    # the server-wide check that would reject them outright stays off.
+    server = CiamAuthorizationServer()
+    server.init_app(app)
+    app.extensions["ciam.oauth"] = server
+    server.register_grant(AuthorizationCodeGrant, [CiamOpenIDCode(), StrictCodeChallenge()])
+    server.register_grant(RefreshTokenGrant, [RefreshIdToken()])
+    server.register_grant(ClientCredentialsGrant)
+    server.register_endpoint(CiamIntrospectionEndpoint)
+    server.register_endpoint(CiamRevocationEndpoint)

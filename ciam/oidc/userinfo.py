@@ -1,0 +1,81 @@
+"""The UserInfo endpoint (OIDC Core §5.3) and bearer token checks (RFC 6750)."""
+
+from __future__ import annotations
+
+import time
+
+from flask import current_app, jsonify, request
+
+from ciam.accounts.models import User
+from ciam.extensions import db
+from ciam.oidc import keys
+from ciam.oidc.claims import user_claims
+from ciam.oidc.models import Token
+from ciam.oidc.tokens import ACCESS_TOKEN_TYP
+
+
+class BearerError(Exception):
+    def __init__(self, error: str, description: str, status: int = 401):
+        super().__init__(description)
+        self.error, self.description, self.status = error, description, status
+
+
+def bearer_token() -> str | None:
+    """RFC 6750 §2.1 header, or §2.2 form body; never the query string (§2.3 is
+    refused because URLs end up in logs)."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    if request.method == "POST" and request.mimetype == "application/x-www-form-urlencoded":
+        return request.form.get("access_token") or None
+    return None
+
+
+def check_access_token(raw: str) -> tuple[dict, User]:
+    try:
+        _, claims = keys.verify(raw, typ=ACCESS_TOKEN_TYP)
+    except keys.InvalidJWT as exc:
+        raise BearerError("invalid_token", "The access token is not valid.") from exc
+    if claims.get("iss") != current_app.config["CIAM_ISSUER"]:
+        raise BearerError("invalid_token", "The access token was not issued here.")
+    exp = claims.get("exp")
+    if not isinstance(exp, int) or exp <= time.time():
+        raise BearerError("invalid_token", "The access token has expired.")
+    row = db.session.execute(
+        db.select(Token.revoked_at, Token.user_id).where(Token.jti == str(claims.get("jti")))
+    ).first()
+    if row is None or row.revoked_at is not None or row.user_id is None:
+        raise BearerError("invalid_token", "The access token has been revoked.")
+    user = db.session.get(User, row.user_id)
+    if user is None or not user.can_log_in:
+        raise BearerError("invalid_token", "The account is not active.")
+    return claims, user
+
+
+def _error(exc: BearerError):
+    response = jsonify({"error": exc.error, "error_description": exc.description})
+    response.status_code = exc.status
+    response.headers["WWW-Authenticate"] = (
+        f'Bearer error="{exc.error}", error_description="{exc.description}"'
+    )
+    return response
+
+
+def userinfo():
+    raw = bearer_token()
+    if raw is None:
+        response = jsonify({"error": "invalid_request", "error_description": "No bearer token."})
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+    try:
+        claims, user = check_access_token(raw)
+        scope = str(claims.get("scope", ""))
+        if "openid" not in scope.split():
+            raise BearerError("insufficient_scope", "The token lacks the openid scope.", 403)
+    except BearerError as exc:
+        return _error(exc)
+    response = jsonify(user_claims(user, scope))
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,65 @@
+"""OAuth/OIDC endpoints under /oauth. Each parses, calls one service, responds."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, request
+
+from ciam.extensions import csrf
+from ciam.oidc import authorize as authorize_flow
+from ciam.oidc import logout as logout_flow
+from ciam.oidc import userinfo as userinfo_flow
+from ciam.oidc.server import get_server
+
+bp = Blueprint("oauth", __name__, url_prefix="/oauth")
+# Token, introspection and revocation authenticate the calling portal; userinfo takes
+# a bearer token; authorize and logout take the browser session (DESIGN §5.8).
+bp.ciam_auth = "oauth"
+
+CORS_ENDPOINTS = {"oauth.token", "oauth.userinfo", "oauth.revoke"}
+
+
+@bp.after_request
+def _cors(response: Response) -> Response:
+    # Browser apps (public SPA portals) call these with bearer tokens or PKCE, never
+    # with cookies, so any origin may read the answers.
+    if request.endpoint in CORS_ENDPOINTS:
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST"
+    return response
+
+
+@bp.route("/authorize", methods=["GET", "POST"])
+@csrf.exempt  # OIDC Core §3.1.2.1 allows POST from portals; consent checks its token
+def authorize():
+    return authorize_flow.authorize()
+
+
+@bp.post("/token")
+@csrf.exempt
+def token():
+    return get_server().create_token_response()
+
+
+@bp.post("/introspect")
+@csrf.exempt
+def introspect():
+    return get_server().create_endpoint_response("introspection")
+
+
+@bp.post("/revoke")
+@csrf.exempt
+def revoke():
+    return get_server().create_endpoint_response("revocation")
+
+
+@bp.route("/userinfo", methods=["GET", "POST"])
+@csrf.exempt
+def userinfo():
+    return userinfo_flow.userinfo()
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+@csrf.exempt  # the confirmation form checks its own token; GET carries none
+def logout():
+    return logout_flow.logout()
