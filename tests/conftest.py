@@ -8,12 +8,14 @@ real service are skipped with a visible reason, unless CIAM_TEST_REQUIRE_SERVICE
 
 from __future__ import annotations
 
+import contextvars
 import os
 import socket
 import threading
 
 import flask_migrate
 import pytest
+from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 from ciam import create_app
@@ -98,8 +100,17 @@ def ctx(app):
         db.session.remove()
 
 
+class IsolatedClient(FlaskClient):
+    """Runs each request in an empty contextvars context, so it gets its own app
+    context (and `g`) as in production, even while a test holds one for factories."""
+
+    def open(self, *args, **kwargs):
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 @pytest.fixture
 def client(app):
+    app.test_client_class = IsolatedClient
     return app.test_client()
 
 
