@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -22,6 +23,15 @@ def _create_app():
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=True, load_dotenv=False)
 def main() -> None:
     """ciam: customer identity and access management."""
+
+
+def _server_executable(name: str) -> str:
+    """The server installed next to this Python (the venv), else one on PATH."""
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    if not found:
+        raise click.ClickException(f"{name} is not installed (pip install 'ciam[{name}]').")
+    return found
 
 
 @click.command("serve")
