@@ -49,23 +49,33 @@ def serve(host, port, workers, server_name):
     """Serve the app with gunicorn (sync workers) or granian."""
     workers = workers or (2 * (os.cpu_count() or 1) + 1)
     bind = f"{host}:{port}"
+    exe = _server_executable(server_name)
+    # The factory form works from any directory, unlike `wsgi:app`.
     if server_name == "granian":
-        exe = shutil.which("granian") or "granian"
         argv = [
             exe,
             "--interface",
             "wsgi",
+            "--factory",
             "--host",
             host,
             "--port",
             str(port),
             "--workers",
             str(workers),
-            "wsgi:app",
+            "ciam:create_app",
         ]
     else:
-        exe = shutil.which("gunicorn") or "gunicorn"
-        argv = [exe, "--bind", bind, "--workers", str(workers), "--access-logfile", "-", "wsgi:app"]
+        argv = [
+            exe,
+            "--bind",
+            bind,
+            "--workers",
+            str(workers),
+            "--access-logfile",
+            "-",
+            "ciam:create_app()",
+        ]
     click.echo(f"ciam serving on http://{bind} with {server_name} ({workers} workers)")
     sys.stdout.flush()
     os.execvp(argv[0], argv)  # noqa: S606 - replaces this process with the server
