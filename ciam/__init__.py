@@ -19,6 +19,7 @@ def create_app(config: dict | None = None) -> Flask:
     from ciam.errors import setup_errors
     from ciam.extensions import csrf, db, limiter, migrate
     from ciam.oidc import setup_oidc
+    from ciam.outbox import setup_outbox
     from ciam.web import setup_web
 
     db.init_app(app)
@@ -31,6 +32,7 @@ def create_app(config: dict | None = None) -> Flask:
     setup_accounts(app)
     setup_oidc(app)
     setup_delegation(app)
+    setup_outbox(app)
     setup_cli(app)
     return app
 

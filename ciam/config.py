@@ -95,6 +95,11 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "CIAM_REDIS_URL": _env("CIAM_REDIS_URL"),
         "CIAM_SMTP_URL": _env("CIAM_SMTP_URL"),
+        "CIAM_MAIL_FROM": _env("CIAM_MAIL_FROM", "ciam <no-reply@localhost>"),
+        # Inline: send outbox messages right after the request commits (demo, small
+        # installs). Set 0 when `ciam worker` processes run.
+        "CIAM_OUTBOX_INLINE": _env("CIAM_OUTBOX_INLINE", "1") == "1",
+        "CIAM_OUTBOX_MAX_ATTEMPTS": _env_int("CIAM_OUTBOX_MAX_ATTEMPTS", 12),
         "CIAM_CRM": _env("CIAM_CRM", "local"),
         "CIAM_TRUSTED_PROXIES": _env_int("CIAM_TRUSTED_PROXIES", 0),
         # Lifetimes in seconds. RFC 9700 §4.2: codes short-lived; we allow 60 s.

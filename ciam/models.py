@@ -4,6 +4,7 @@ from ciam.accounts.models import LoginSession, User
 from ciam.audit.models import AuditEvent
 from ciam.delegation.models import Membership, Organization
 from ciam.oidc.models import AuthorizationCode, Consent, Portal, SigningKey, Token
+from ciam.outbox.models import OutboxMessage
 
 __all__ = [
     "AuditEvent",
@@ -12,6 +13,7 @@ __all__ = [
     "LoginSession",
     "Membership",
     "Organization",
+    "OutboxMessage",
     "Portal",
     "SigningKey",
     "Token",

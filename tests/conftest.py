@@ -70,7 +70,9 @@ def app(database_url, server_port, tmp_path_factory):
         # Every run starts from an empty schema through the real migrations.
         flask_migrate.downgrade(revision="base")
         flask_migrate.upgrade()
-    return application
+    yield application
+    with application.app_context():
+        db.engine.dispose()  # close pooled connections before the interpreter does
 
 
 def _clean(application) -> None:

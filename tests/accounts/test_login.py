@@ -138,6 +138,8 @@ def test_https_issuer_uses_host_prefixed_secure_cookies(database_url, make):
     assert "Path=/" in session_cookie and "Domain" not in session_cookie
     flow_cookie = next(h for h in cookies if h.startswith("__Host-ciam_flow="))
     assert "Secure" in flow_cookie
+    with app.app_context():
+        db.engine.dispose()
 
 
 def test_idle_session_expires(client, make, ctx):
