@@ -109,6 +109,8 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "CIAM_REFRESH_TOKEN_TTL": _env_int("CIAM_REFRESH_TOKEN_TTL", 30 * 86400),
         "CIAM_SESSION_IDLE_TIMEOUT": _env_int("CIAM_SESSION_IDLE_TIMEOUT", 15 * 60),
         "CIAM_SESSION_ABSOLUTE_TIMEOUT": _env_int("CIAM_SESSION_ABSOLUTE_TIMEOUT", 12 * 3600),
+        # Password, MFA and email changes need a login at most this old.
+        "CIAM_RECENT_AUTH_SECONDS": _env_int("CIAM_RECENT_AUTH_SECONDS", 300),
         # How long a new signing key is published before it signs (JWKS cache lifetime).
         "CIAM_KEY_PUBLISH_DELAY": _env_int("CIAM_KEY_PUBLISH_DELAY", 300),
         "CIAM_JWKS_MAX_AGE": _env_int("CIAM_JWKS_MAX_AGE", 300),
