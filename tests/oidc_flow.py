@@ -77,3 +77,9 @@ def redirect_params(response: requests.Response) -> dict[str, str]:
     assert response.status_code in (302, 303), (response.status_code, response.text[:300])
     query = urlsplit(response.headers["Location"]).query
     return {k: v[0] for k, v in parse_qs(query).items()}
+
+
+def location(response: requests.Response):
+    """The parts of a redirect's Location (asserting it is a redirect)."""
+    assert response.status_code in (302, 303), (response.status_code, response.text[:300])
+    return urlsplit(response.headers["Location"])

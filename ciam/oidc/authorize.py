@@ -10,12 +10,17 @@ person sees an error page and nothing is redirected (RFC 6749 §4.1.2.1).
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import timedelta
 from urllib.parse import urlencode
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.base import OAuth2Error
-from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidRequestError
+from authlib.oauth2.rfc6749.errors import (
+    AccessDeniedError,
+    InvalidRequestError,
+    UnsupportedResponseTypeError,
+)
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from flask import current_app, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError, validate_csrf
@@ -28,6 +33,7 @@ from ciam.oidc.claims import SCOPE_CLAIMS
 from ciam.oidc.server import get_server
 from ciam.web import actor_context
 
+SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,40}")
 FORM_ONLY_FIELDS = {"csrf_token", "decision"}
 
 
@@ -45,6 +51,24 @@ def _params() -> list[tuple[str, str]]:
 
 def _fingerprint(params: list[tuple[str, str]]) -> str:
     return hashlib.sha256(urlencode(sorted(params)).encode()).hexdigest()
+
+
+def _request_url(params: list[tuple[str, str]]) -> str:
+    """This authorization request as a GET URL of our own, so a request that arrived
+    by POST (OIDC Core §3.1.2.1) survives the login and consent pages unchanged."""
+    return url_for("oauth.authorize") + "?" + urlencode(params)
+
+
+def _check_no_repeats() -> None:
+    # RFC 6749 §3.1: no parameter may appear twice. Authlib checks five of them; a
+    # repeated prompt, max_age or nonce would otherwise be read as its first value
+    # here and possibly another one elsewhere.
+    repeated = sorted(key for key, values in request.values.lists() if len(values) > 1)
+    if repeated:
+        # Only plain names are echoed: error_description must stay printable ASCII
+        # without `"` or `\\` (RFC 6749 §4.1.2.1), and the names are the caller's.
+        named = [key for key in repeated if SAFE_NAME.fullmatch(key)]
+        raise InvalidRequestError(f"Repeated parameter(s): {', '.join(named) or '(unnamed)'}.")
 
 
 def _with_iss(location: str) -> str:
@@ -91,7 +115,14 @@ def _hint_matches(user) -> bool:
 def needs_login(prompts: list[str], params, login_session, user) -> bool:
     if login_session is None:
         return True
-    if "login" in prompts and session.get("login_done_for") != _fingerprint(params):
+    if session.get("login_done_for") == _fingerprint(params):
+        # The person has just signed in for this very request: that login satisfies
+        # prompt=login and any max_age, including max_age=0, which OIDC Core §3.1.2.1
+        # makes equivalent to prompt=login (otherwise it would loop forever), and
+        # stays valid while the consent page is answered. An id_token_hint naming
+        # someone else is settled too: the person was "logged in by the request".
+        return False
+    if "login" in prompts:
         return True
     max_age = _max_age()
     if max_age is not None:
@@ -103,9 +134,12 @@ def needs_login(prompts: list[str], params, login_session, user) -> bool:
 
 def _send_to_login(params):
     session["login_for"] = _fingerprint(params)
-    target = url_for("oauth.authorize") + "?" + urlencode(params)
     return redirect(
-        url_for("accounts.login", next=target, login_hint=request.values.get("login_hint") or None)
+        url_for(
+            "accounts.login",
+            next=_request_url(params),
+            login_hint=request.values.get("login_hint") or None,
+        )
     )
 
 
@@ -119,14 +153,18 @@ def _consent_decision(grant, prompts):
             raise InvalidRequestError("The form expired; please try again.") from exc
         return decision
     portal, user = grant.client, grant.request.user
+    if portal.first_party:
+        # DESIGN §2: a first-party portal is the organisation itself; there is no
+        # one else to consent to, so not even prompt=consent (a SHOULD) shows a page.
+        return None
     if "consent" in prompts:
         return "ask"
-    if portal.first_party or consent.has_consent(user.id, portal.client_id, grant.request.scope):
+    if consent.has_consent(user.id, portal.client_id, grant.request.scope):
         return None
     return "ask"
 
 
-def _consent_page(grant):
+def _consent_page(grant, params):
     scopes = (grant.request.scope or "").split()
     described = [s for s in scopes if s in SCOPE_CLAIMS or s == "offline_access"]
     return render_template(
@@ -134,7 +172,7 @@ def _consent_page(grant):
         portal=grant.client,
         scopes=described,
         user=grant.request.user,
-        action=request.full_path,
+        action=_request_url(params),
     )
 
 
@@ -143,11 +181,20 @@ def authorize():
     login_session, user = current_session(), current_user()
     try:
         grant = server.get_consent_grant(end_user=user)
+    except UnsupportedResponseTypeError as error:
+        if not request.values.get("response_type"):
+            # RFC 6749 §4.1.2.1: a missing required parameter is invalid_request;
+            # Authlib reports every unmatched response_type as unsupported.
+            error = InvalidRequestError(
+                "Missing 'response_type' parameter.", redirect_uri=error.redirect_uri
+            )
+        return error_response(error)
     except OAuth2Error as error:
         return error_response(error)
     params = _params()
     prompts = request.values.get("prompt", "").split()
     try:
+        _check_no_repeats()
         if "request" in request.values:
             raise RequestNotSupportedError(redirect_uri=grant.redirect_uri)
         if "request_uri" in request.values:
@@ -160,11 +207,12 @@ def authorize():
         if decision == "ask":
             if "none" in prompts:
                 raise ConsentRequiredError(redirect_uri=grant.redirect_uri)
-            return _consent_page(grant)
+            return _consent_page(grant, params)
         if decision not in (None, "allow"):
             raise AccessDeniedError(redirect_uri=grant.redirect_uri)
     except OAuth2Error as error:
         error.redirect_uri = error.redirect_uri or grant.redirect_uri
+        session.pop("login_done_for", None)  # the request is over: its login is spent
         return error_response(error)
     if decision == "allow":
         consent.grant_consent(

@@ -8,8 +8,10 @@ third-party page cannot sign people out with a hidden image (CSRF).
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from authlib.common.urls import add_params_to_uri
-from flask import redirect, render_template, request
+from flask import redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
 
@@ -19,6 +21,8 @@ from ciam.oidc import keys, tokens
 from ciam.oidc.models import Token
 from ciam.oidc.server import query_client
 from ciam.web import actor_context
+
+FORM_ONLY_FIELDS = {"csrf_token", "confirm"}
 
 
 def _hint_claims() -> dict | None:
@@ -58,7 +62,15 @@ def _finish(target: str | None):
     return render_template("oidc/logged_out.html")
 
 
-def logout():
+def _confirmation_page():
+    # The form posts back the request's own parameters in the query string, so a
+    # logout request that arrived by POST (§2 allows it) keeps its redirect and state.
+    params = [(k, v) for k, v in request.values.items(multi=True) if k not in FORM_ONLY_FIELDS]
+    action = url_for("oauth.logout") + ("?" + urlencode(params) if params else "")
+    return render_template("oidc/logout_confirm.html", action=action)
+
+
+def _logout():
     claims = _hint_claims()
     target = _target(claims)
     login_session = current_session()
@@ -75,4 +87,16 @@ def logout():
     )
     if login_session is None or hint_names_user:
         return _finish(target)
-    return render_template("oidc/logout_confirm.html", action=request.full_path)
+    return _confirmation_page()
+
+
+def logout():
+    try:
+        return _logout()
+    except CiamError as error:
+        # A page for the person, never JSON and never a redirect: the request named no
+        # post_logout_redirect_uri we may use (RP-Initiated Logout §3), and the global
+        # handler would answer JSON for anything under /oauth/.
+        return render_template(
+            "error.html", title="This sign-out link is not valid", message=error.message
+        ), 400

@@ -6,10 +6,12 @@ import time
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
 from authlib.oauth2.rfc6749.errors import (
     InvalidGrantError,
     InvalidRequestError,
     InvalidScopeError,
+    UnsupportedResponseTypeError,
 )
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
@@ -45,15 +47,62 @@ def _active_user(user_id) -> User | None:
     return user if user is not None and user.can_log_in else None
 
 
+class UnsupportedResponseType(UnsupportedResponseTypeError):
+    """Names no request value in its description: RFC 6749 §4.1.2.1 limits
+    error_description to printable ASCII without `"` or backslash, and Authlib, which
+    echoes the response_type there, raises ValueError (a 500) on any other byte."""
+
+    def get_error_description(self):
+        return self.description
+
+
 class CiamAuthorizationServer(AuthorizationServer):
     def query_client(self, client_id):
         return query_client(client_id)
+
+    def get_authorization_grant(self, request):
+        for grant_cls, _ in self._authorization_grants:
+            if grant_cls.check_authorization_endpoint(request):
+                return super().get_authorization_grant(request)
+        # As Authlib does: the error goes back to the portal only when the client
+        # and its redirect URI are valid (RFC 6749 §4.1.2.1), else to an error page.
+        redirect_uri = None
+        client = self.query_client(request.payload.client_id)
+        if client is not None:
+            requested = request.payload.redirect_uri
+            if not requested:
+                redirect_uri = client.get_default_redirect_uri()
+            elif client.check_redirect_uri(requested):
+                redirect_uri = requested
+        raise UnsupportedResponseType(
+            request.payload.response_type,
+            "Only response_type=code is supported.",
+            redirect_uri=redirect_uri,
+        )
 
     def save_token(self, token, request):
         db.session.add(request.ciam_token_row)
 
     def generate_token(self, grant_type, client, user=None, scope=None, **kwargs):
         raise RuntimeError("grants issue tokens through IssuingGrantMixin")
+
+    def create_token_response(self, request=None):
+        # RFC 6749 §5.2: a missing grant_type is a missing required parameter
+        # (invalid_request); Authlib would call it an unsupported grant type.
+        if not self.create_oauth2_request(request).payload.grant_type:
+            error = InvalidRequestError("Missing 'grant_type' in request.")
+            return self.handle_error_response(request, error)
+        return super().create_token_response(request)
+
+
+def _client_secret_basic(query_client, request):
+    """Authlib's client_secret_basic, with undecodable credentials counted as no
+    credentials: RFC 7617 §2.1 user-ids and passwords are UTF-8, and bytes that are
+    not must end in invalid_client (RFC 6749 §5.2), not in a server error."""
+    try:
+        return authenticate_client_secret_basic(query_client, request)
+    except UnicodeDecodeError:
+        return None
 
 
 class IssuingGrantMixin:
@@ -72,6 +121,23 @@ class IssuingGrantMixin:
 class AuthorizationCodeGrant(IssuingGrantMixin, grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = [*SECRET_METHODS, "none"]
 
+    @staticmethod
+    def validate_authorization_redirect_uri(request, client):
+        # Authlib's version echoes the requested URI into error_description, and a
+        # `"`, backslash or non-ASCII byte in it (RFC 6749 §4.1.2.1 forbids them there)
+        # turns the refusal into a 500. The URI is an attacker's string: not echoed.
+        requested = request.payload.redirect_uri
+        if requested:
+            if not client.check_redirect_uri(requested):
+                raise InvalidRequestError("The redirect_uri is not registered for this client.")
+            return requested
+        default = client.get_default_redirect_uri()
+        if not default:
+            raise InvalidRequestError(
+                "Missing 'redirect_uri' in request.", state=request.payload.state
+            )
+        return default
+
     def save_authorization_code(self, code, request):
         session = request.ciam_login_session
         data = request.payload.data
@@ -87,7 +153,8 @@ class AuthorizationCodeGrant(IssuingGrantMixin, grants.AuthorizationCodeGrant):
             code_challenge_method=data.get("code_challenge_method"),
             auth_time=session.auth_time,
             amr=session.amr,
-            acr=data.get("acr_values", "").split()[0] if data.get("acr_values") else None,
+            # acr_values is accepted but not yet acted on: claim no assurance level.
+            acr=None,
         )
 
     def query_authorization_code(self, code, client):
@@ -115,12 +182,15 @@ class RefreshTokenGrant(IssuingGrantMixin, grants.RefreshTokenGrant):
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def _validate_request_token(self, client):
-        # Overridden so the client binding is checked *before* the token is
-        # consumed: another client presenting a stolen token must not burn it.
+        # Overridden so the client binding and the requested scope are checked
+        # *before* the token is consumed: another client presenting a stolen token
+        # must not burn it, and neither must a request refused for its scope (the
+        # portal's retry with the same token would otherwise look like reuse and
+        # revoke the whole family). Authlib checks the scope again afterwards.
         raw = self.request.form.get("refresh_token")
         if not raw:
             raise InvalidRequestError("Missing 'refresh_token' in request.")
-        row = tokens.consume_refresh_token(raw, client.client_id)
+        row = tokens.consume_refresh_token(raw, client.client_id, self._validate_token_scope)
         if row is None:
             raise InvalidGrantError("The refresh token is invalid, expired or revoked.")
         return row
@@ -311,6 +381,7 @@ def setup_server(app: Flask) -> None:
     server = CiamAuthorizationServer()
     server.init_app(app)
     app.extensions["ciam.oauth"] = server
+    server.register_client_auth_method("client_secret_basic", _client_secret_basic)
     server.register_grant(AuthorizationCodeGrant, [CiamOpenIDCode(), StrictCodeChallenge()])
     server.register_grant(RefreshTokenGrant, [RefreshIdToken()])
     server.register_grant(ClientCredentialsGrant)

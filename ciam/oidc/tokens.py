@@ -10,6 +10,7 @@ on the same code or refresh token cannot both win.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -123,11 +124,18 @@ def consume_code(code: str, client_id: str) -> AuthorizationCode | None:
     return row
 
 
-def consume_refresh_token(raw: str, client_id: str) -> Token | None:
+def consume_refresh_token(
+    raw: str, client_id: str, before_use: Callable[[Token], None] | None = None
+) -> Token | None:
     """Return the token row if this refresh token may be used now, marking it used.
 
     RFC 9700 §4.14.2: rotation with reuse detection. A used refresh token presented
     again means it leaked: the whole family is revoked.
+
+    `before_use` runs once the token is known to be valid, unused and this client's,
+    and before it is marked used: it may refuse the request by raising (an invalid
+    scope, say), and a refused request then leaves the token usable. A token that
+    was already used is a reuse whatever else is wrong with the request.
     """
     row = db.session.scalar(db.select(Token).where(Token.refresh_token_hash == hash_secret(raw)))
     if row is None or row.client_id != client_id:
@@ -135,6 +143,8 @@ def consume_refresh_token(raw: str, client_id: str) -> Token | None:
     now = utcnow()
     if row.revoked_at is not None or row.refresh_expires_at <= now:
         return None
+    if row.refresh_used_at is None and before_use is not None:
+        before_use(row)
     claimed = db.session.execute(
         db.update(Token)
         .where(Token.id == row.id, Token.refresh_used_at.is_(None), Token.revoked_at.is_(None))

@@ -93,3 +93,20 @@ class Portal:
             headers={"Authorization": f"Bearer {access_token}"},
             timeout=5,
         )
+
+
+def portal_rp(issuer: str, portal, secret: str | None, **kwargs) -> Portal:
+    """A relying party for a portal made by the factories, on its first redirect URI."""
+    return Portal(issuer, portal.client_id, secret, redirect_uri=portal.redirect_uris[0], **kwargs)
+
+
+def redeem(rp: Portal, callback: dict, state: str, verifier: str, nonce: str | None):
+    """Check an authorization response like an RP does (state, RFC 9207 iss), then
+    exchange its code; returns (token, validated ID token claims)."""
+    assert "error" not in callback, callback
+    assert callback["state"] == state
+    assert callback["iss"] == rp.issuer
+    token = rp.session.fetch_token(
+        rp.metadata["token_endpoint"], code=callback["code"], code_verifier=verifier
+    )
+    return token, validate_id_token(token["id_token"], rp.issuer, rp.client_id, nonce)
