@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from ciam.accounts import services
+from ciam.accounts import login_flow, services
 from ciam.accounts.forms import LoginForm, LogoutForm
-from ciam.accounts.sessions import current_session, current_user, end_session, start_session
+from ciam.accounts.sessions import current_session, current_user, end_session
 from ciam.extensions import limiter
-from ciam.web import actor_context, safe_next
+from ciam.web import actor_context
 
 bp = Blueprint("accounts", __name__)
 bp.ciam_auth = "session"  # pages for people; /account requires a login session
@@ -30,14 +30,7 @@ def login():
         ctx = actor_context()
         user = services.authenticate(form.email.data, form.password.data, ctx)
         if user is not None:
-            # A fresh flow cookie at login (new CSRF secret), keeping only the marker
-            # that lets a `prompt=login` authorization request see this login.
-            login_for = session.get("login_for")
-            session.clear()
-            if login_for:
-                session["login_done_for"] = login_for
-            start_session(user, ["pwd"], actor_context(user.id))
-            return redirect(safe_next(form.next.data), 303)
+            return login_flow.after_password(user, form.next.data)
         error = "The email or password is not right."
     status = 200 if request.method == "GET" or error is None else 401
     return render_template("accounts/login.html", form=form, error=error), status
