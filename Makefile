@@ -16,10 +16,10 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	touch $@
 
 db-upgrade: install
-	$(CIAM) db upgrade
+	$(CIAM) db upgrade heads
 
 demo: install
-	$(CIAM) db upgrade
+	$(CIAM) db upgrade heads
 	$(CIAM) demo
 	$(CIAM) serve --workers 2
 

@@ -69,7 +69,7 @@ def app(database_url, server_port, tmp_path_factory):
     with application.app_context():
         # Every run starts from an empty schema through the real migrations.
         flask_migrate.downgrade(revision="base")
-        flask_migrate.upgrade()
+        flask_migrate.upgrade(revision="heads")
     yield application
     with application.app_context():
         db.engine.dispose()  # close pooled connections before the interpreter does
