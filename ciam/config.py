@@ -128,6 +128,9 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "MAX_CONTENT_LENGTH": 1024 * 1024,
     }
     config.update(overrides)
+    if not 0 < config["CIAM_CODE_TTL"] <= 60:
+        # Issue 2 / RFC 9700 §4.2: authorization codes live at most 60 seconds here.
+        raise ConfigError("CIAM_CODE_TTL must be between 1 and 60 seconds.")
     if "SECRET_KEY" not in config:
         config["SECRET_KEY"] = _secret_key(inst)
     return config

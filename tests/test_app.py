@@ -68,3 +68,13 @@ def test_secret_key_is_generated_once_and_kept_private(tmp_path, monkeypatch):
     assert len(key) > 40
     assert _secret_key(tmp_path) == key
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize("ttl", ["0", "61", "600"])
+def test_code_lifetime_above_sixty_seconds_is_refused(ttl, monkeypatch, tmp_path):
+    """Authorization codes live at most 60 s; a longer CIAM_CODE_TTL refuses to start."""
+    from ciam.config import load_config
+
+    monkeypatch.setenv("CIAM_CODE_TTL", ttl)
+    with pytest.raises(ConfigError):
+        load_config(str(tmp_path), {"SECRET_KEY": "x"})

@@ -44,6 +44,13 @@ def _print_portal(summary: dict, as_json: bool, secret: str | None = None) -> No
 @click.option("--scope", "scopes", multiple=True, help="Allowed scope (repeat).")
 @click.option("--owner")
 @click.option("--client-id", help="Choose the client id (default: random).")
+@click.option(
+    "--id-token-alg",
+    type=click.Choice(keys.SUPPORTED_ALGS),
+    default="RS256",
+    show_default=True,
+    help="Signing algorithm of this portal's ID tokens.",
+)
 @click.option("--status", type=click.Choice([s.value for s in PortalStatus]), default="live")
 @click.option("--json", "as_json", is_flag=True)
 def create_portal(
@@ -57,6 +64,7 @@ def create_portal(
     scopes,
     owner,
     client_id,
+    id_token_alg,
     status,
     as_json,
 ):
@@ -73,6 +81,7 @@ def create_portal(
             post_logout_redirect_uris=list(logout_uris),
             owner=owner,
             client_id=client_id,
+            id_token_alg=id_token_alg,
             status=PortalStatus(status),
         )
     except CiamError as error:

@@ -11,6 +11,7 @@ from ciam.crypto import hash_secret
 from ciam.errors import CiamError, NotFound
 from ciam.extensions import db
 from ciam.oidc import tokens
+from ciam.oidc.keys import DEFAULT_ALG, SUPPORTED_ALGS
 from ciam.oidc.models import Portal, PortalStatus, Token
 
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
@@ -48,6 +49,7 @@ def create_portal(
     require_pkce: bool = False,
     status: PortalStatus = PortalStatus.live,
     client_id: str | None = None,
+    id_token_alg: str = DEFAULT_ALG,
     ctx: ActorContext = SYSTEM,
 ) -> tuple[Portal, str | None]:
     """Register a portal. Returns it and its client secret (shown once, never stored)."""
@@ -59,6 +61,8 @@ def create_portal(
         raise CiamError("A public portal cannot use client_credentials.")
     if "authorization_code" in grant_types and not redirect_uris:
         raise CiamError("A portal using authorization_code needs a redirect URI.")
+    if id_token_alg not in SUPPORTED_ALGS:
+        raise CiamError(f"ID tokens can be signed with {', '.join(SUPPORTED_ALGS)} only.")
     redirect_uris = [validate_redirect_uri(u, public) for u in redirect_uris]
     logout_uris = [validate_redirect_uri(u, public) for u in post_logout_redirect_uris or []]
     secret = None if public else secrets.token_urlsafe(32)
@@ -75,6 +79,7 @@ def create_portal(
         grant_types=grant_types,
         scopes=list(scopes or DEFAULT_SCOPES),
         token_endpoint_auth_method="none" if public else "client_secret_basic",
+        id_token_signed_response_alg=id_token_alg,
     )
     db.session.add(portal)
     db.session.flush()
@@ -116,4 +121,5 @@ def portal_summary(portal: Portal) -> dict:
         "post_logout_redirect_uris": portal.post_logout_redirect_uris,
         "grant_types": portal.grant_types,
         "scopes": portal.scopes,
+        "id_token_signed_response_alg": portal.id_token_signed_response_alg,
     }

@@ -133,3 +133,24 @@ def test_jwks_supports_conditional_get(client):
     assert "max-age" in first.headers["Cache-Control"]
     again = client.get("/oauth/jwks", headers={"If-None-Match": first.headers["ETag"]})
     assert again.status_code == 304
+
+
+def test_portal_can_receive_es256_id_tokens(live_server, make):
+    """A portal registered with --id-token-alg ES256 gets ES256 ID tokens that verify
+    against the published JWKS."""
+    user = make.user()
+    portal, secret = make.portal(id_token_alg="ES256")
+    rp = Portal(live_server, portal.client_id, secret, redirect_uri=portal.redirect_uris[0])
+    token, claims, _ = rp.login(user.email, PASSWORD)  # validates against the JWKS
+    assert jws.extract_compact(token["id_token"].encode()).headers()["alg"] == "ES256"
+    assert claims["sub"] == str(user.id)
+
+
+def test_unsupported_id_token_alg_is_refused(ctx):
+    """Only algorithms we hold keys for can be chosen (never `none` or HS256)."""
+    from ciam.errors import CiamError
+    from ciam.oidc.portals import create_portal
+
+    for alg in ("none", "HS256"):
+        with pytest.raises(CiamError):
+            create_portal("x", ["https://x.example.test/cb"], id_token_alg=alg)
