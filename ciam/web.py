@@ -42,6 +42,8 @@ def safe_next(target: str | None, default: str = "/account") -> str:
 def _commit(response: Response) -> Response:
     # Commit before the response leaves, so a client that acts on it at once (a
     # portal redeeming a code) always finds the row. Errors already rolled back.
+    if not db.session.registry.has():
+        return response  # this request never opened a session (discovery, JWKS)
     if response.status_code < 500:
         db.session.commit()
     else:
