@@ -61,6 +61,36 @@ def validate_issuer(issuer: str) -> str:
     )
 
 
+MAX_LOCKOUT_THRESHOLD = 100
+
+
+def validate_lockout(config: dict) -> None:
+    """NIST 800-63B §5.2.2: at most 100 consecutive failed attempts on one account."""
+    threshold = config["CIAM_LOCKOUT_THRESHOLD"]
+    if not 1 <= threshold <= MAX_LOCKOUT_THRESHOLD:
+        raise ConfigError(
+            f"CIAM_LOCKOUT_THRESHOLD must be between 1 and {MAX_LOCKOUT_THRESHOLD}, "
+            f"got {threshold} (NIST 800-63B §5.2.2 allows at most 100 failed attempts)"
+        )
+    if config["CIAM_LOCKOUT_BASE_SECONDS"] < 1:
+        raise ConfigError("CIAM_LOCKOUT_BASE_SECONDS must be at least 1")
+    if config["CIAM_LOCKOUT_MAX_SECONDS"] < config["CIAM_LOCKOUT_BASE_SECONDS"]:
+        raise ConfigError("CIAM_LOCKOUT_MAX_SECONDS must not be below CIAM_LOCKOUT_BASE_SECONDS")
+
+
+def validate_password_policy(config: dict) -> None:
+    """NIST 800-63B §3.1.1.2: passwords of at least 8 characters; a lower minimum
+    refuses to start. The breach check is "off" or "hibp" over http(s)."""
+    if config["CIAM_PASSWORD_MIN_LENGTH"] < 8:
+        raise ConfigError("CIAM_PASSWORD_MIN_LENGTH must be at least 8 (NIST 800-63B)")
+    if not 0 <= config["CIAM_PASSWORD_MIN_SCORE"] <= 4:
+        raise ConfigError("CIAM_PASSWORD_MIN_SCORE must be a zxcvbn score from 0 to 4")
+    if config["CIAM_BREACHED_PASSWORDS"] not in ("off", "hibp"):
+        raise ConfigError("CIAM_BREACHED_PASSWORDS must be 'off' or 'hibp'")
+    if not config["CIAM_BREACHED_PASSWORDS_URL"].startswith(("https://", "http://")):
+        raise ConfigError("CIAM_BREACHED_PASSWORDS_URL must be an http(s) URL")
+
+
 def _secret_key(instance_path: Path) -> str:
     """CIAM_SECRET_KEY, or a random key kept in instance/ so restarts keep sessions.
 
@@ -111,12 +141,42 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "CIAM_SESSION_ABSOLUTE_TIMEOUT": _env_int("CIAM_SESSION_ABSOLUTE_TIMEOUT", 12 * 3600),
         # Password, MFA and email changes need a login at most this old.
         "CIAM_RECENT_AUTH_SECONDS": _env_int("CIAM_RECENT_AUTH_SECONDS", 300),
+        # Password policy (NIST 800-63B §3.1.1.2): minimum length (never below 8), the
+        # lowest zxcvbn score accepted (0-4), and the breached-password check: "hibp"
+        # asks the Pwned Passwords range API (k-anonymity), falling back to a local list.
+        "CIAM_PASSWORD_MIN_LENGTH": _env_int("CIAM_PASSWORD_MIN_LENGTH", 12),
+        "CIAM_PASSWORD_MIN_SCORE": _env_int("CIAM_PASSWORD_MIN_SCORE", 3),
+        "CIAM_BREACHED_PASSWORDS": _env("CIAM_BREACHED_PASSWORDS", "off"),
+        "CIAM_BREACHED_PASSWORDS_URL": _env(
+            "CIAM_BREACHED_PASSWORDS_URL", "https://api.pwnedpasswords.com"
+        ),
+        # Per-IP limit on password reset requests (each sends an email).
+        "CIAM_RESET_RATE_LIMIT": _env("CIAM_RESET_RATE_LIMIT", "5/minute;50/hour"),
         # How long a new signing key is published before it signs (JWKS cache lifetime).
         "CIAM_KEY_PUBLISH_DELAY": _env_int("CIAM_KEY_PUBLISH_DELAY", 300),
         "CIAM_JWKS_MAX_AGE": _env_int("CIAM_JWKS_MAX_AGE", 300),
         "CIAM_KEY_CACHE_SECONDS": _env_int("CIAM_KEY_CACHE_SECONDS", 10),
         "CIAM_LOGIN_RATE_LIMIT": _env("CIAM_LOGIN_RATE_LIMIT", "20/minute;200/hour"),
-        "RATELIMIT_STORAGE_URI": _env("CIAM_REDIS_URL", "memory://"),
+        # Per submitted email, whatever the IP (NIST 800-63B §5.2.2 throttling).
+        "CIAM_LOGIN_ACCOUNT_RATE_LIMIT": _env("CIAM_LOGIN_ACCOUNT_RATE_LIMIT", "10/minute"),
+        "CIAM_TOKEN_RATE_LIMIT": _env("CIAM_TOKEN_RATE_LIMIT", "600/minute"),
+        # Lockout (NIST 800-63B §5.2.2, ASVS 2.2.1): after this many consecutive wrong
+        # passwords the account locks for BASE seconds, doubling per lock up to MAX.
+        "CIAM_LOCKOUT_THRESHOLD": _env_int("CIAM_LOCKOUT_THRESHOLD", 10),
+        "CIAM_LOCKOUT_BASE_SECONDS": _env_int("CIAM_LOCKOUT_BASE_SECONDS", 60),
+        "CIAM_LOCKOUT_MAX_SECONDS": _env_int("CIAM_LOCKOUT_MAX_SECONDS", 24 * 3600),
+        # Second factors (MFA). Attempts on the login's second step, per person.
+        "CIAM_MFA_RATE_LIMIT": _env("CIAM_MFA_RATE_LIMIT", "10/minute"),
+        # NIST 800-63B §5.2.2: at most this many wrong second-factor codes in a row
+        # (within a day) before the second step refuses further tries.
+        "CIAM_MFA_MAX_FAILURES": _env_int("CIAM_MFA_MAX_FAILURES", 100),
+        # The name authenticator apps show next to the account (the issuer's host).
+        "CIAM_TOTP_ISSUER_NAME": _env("CIAM_TOTP_ISSUER_NAME", urlsplit(issuer).hostname),
+        "CIAM_SMS_PROVIDER": _env("CIAM_SMS_PROVIDER", "console"),
+        "CIAM_TWILIO_ACCOUNT_SID": _env("CIAM_TWILIO_ACCOUNT_SID"),
+        "CIAM_TWILIO_AUTH_TOKEN": _env("CIAM_TWILIO_AUTH_TOKEN"),
+        "CIAM_TWILIO_FROM": _env("CIAM_TWILIO_FROM"),
+        "CIAM_TWILIO_BASE_URL": _env("CIAM_TWILIO_BASE_URL"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "WTF_CSRF_TIME_LIMIT": 3600,
         "WTF_CSRF_SSL_STRICT": True,
@@ -128,6 +188,10 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "MAX_CONTENT_LENGTH": 1024 * 1024,
     }
     config.update(overrides)
+    # Rate limits live in Redis when there is one, so all nodes count together (DESIGN §7).
+    config.setdefault("RATELIMIT_STORAGE_URI", config["CIAM_REDIS_URL"] or "memory://")
+    validate_lockout(config)
+    validate_password_policy(config)
     if not 0 < config["CIAM_CODE_TTL"] <= 60:
         # Issue 2 / RFC 9700 §4.2: authorization codes live at most 60 seconds here.
         raise ConfigError("CIAM_CODE_TTL must be between 1 and 60 seconds.")

@@ -11,7 +11,7 @@ from ciam.extensions import db
 from ciam.oidc import keys, portals
 from ciam.oidc.models import Portal
 
-DEMO_PASSWORD = "correct horse battery staple"  # noqa: S105 - printed demo credential
+DEMO_PASSWORD = "umbrella quartz ferry demo"  # noqa: S105 - printed demo credential
 WEB_CLIENT_ID = "demo-claims-portal"
 SPA_CLIENT_ID = "demo-policy-spa"
 USERS = [

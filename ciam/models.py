@@ -1,6 +1,7 @@
 """Imports every model module so metadata is complete (Alembic, create_all)."""
 
-from ciam.accounts.models import LoginSession, User
+from ciam.accounts.mfa_models import MfaFactor, RecoveryCode, SmsChallenge
+from ciam.accounts.models import KnownDevice, LoginSession, User
 from ciam.audit.models import AuditEvent
 from ciam.delegation.models import Membership, Organization
 from ciam.oidc.models import AuthorizationCode, Consent, Portal, SigningKey, Token
@@ -10,12 +11,16 @@ __all__ = [
     "AuditEvent",
     "AuthorizationCode",
     "Consent",
+    "KnownDevice",
     "LoginSession",
     "Membership",
+    "MfaFactor",
     "Organization",
     "OutboxMessage",
     "Portal",
+    "RecoveryCode",
     "SigningKey",
+    "SmsChallenge",
     "Token",
     "User",
 ]

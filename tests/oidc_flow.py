@@ -83,3 +83,16 @@ def location(response: requests.Response):
     """The parts of a redirect's Location (asserting it is a redirect)."""
     assert response.status_code in (302, 303), (response.status_code, response.text[:300])
     return urlsplit(response.headers["Location"])
+
+
+def second_step(browser: Browser, response: requests.Response, code: str, method: str = "totp"):
+    """From a redirect to (or the page of) the login's second step, enter a code;
+    returns the answer, a redirect back to where the login was going."""
+    if response.status_code in (302, 303):
+        assert urlsplit(response.headers["Location"]).path == "/login/mfa", response.headers
+        response = browser.get(response.headers["Location"])
+    assert response.status_code == 200 and "Two-step verification" in response.text
+    return browser.post(
+        "/login/mfa",
+        data={"csrf_token": csrf_token(response.text), "method": method, "code": code},
+    )

@@ -41,3 +41,24 @@ def create_user(email, password, given_name, family_name, org_slug, as_json):
     if org_slug:
         result["org"] = org_slug
     click.echo(json.dumps(result) if as_json else f"created user {user.email} ({user.id})")
+
+
+@users_cli.command("unlock")
+@click.option("--email", required=True)
+@click.option("--json", "as_json", is_flag=True)
+def unlock_user(email, as_json):
+    """Lift a lockout after failed logins (what support and org admins may do)."""
+    from ciam.accounts import lockout
+    from ciam.audit.services import SYSTEM
+
+    user = services.find_by_email(email)
+    if user is None:
+        raise click.ClickException(f"No user with email {email}.")
+    was_locked = lockout.unlock(user, SYSTEM, reason="cli")
+    db.session.commit()
+    if as_json:
+        click.echo(json.dumps({"id": str(user.id), "email": user.email, "was_locked": was_locked}))
+    elif was_locked:
+        click.echo(f"unlocked user {user.email}")
+    else:
+        click.echo(f"user {user.email} was not locked; failure count cleared")

@@ -1,14 +1,31 @@
 """What happens after a right password: the second factor when one is due, then the
-login session. Views call these; the MFA step plugs in here."""
+login session. Views call these; the MFA step plugs in here.
+
+Between the password and the second factor the login is *pending*: the flow cookie
+(Flask's signed session) holds who, where to go next and since when. It is no login
+session: nothing but the second-step pages accept it, and it lapses after 5 minutes.
+"""
 
 from __future__ import annotations
 
-from flask import redirect, session
+import time
+import uuid
+
+from flask import redirect, session, url_for
 from werkzeug.wrappers import Response
 
-from ciam.accounts.models import User
+from ciam.accounts import assurance, mfa
+from ciam.accounts.models import LoginSession, User
 from ciam.accounts.sessions import start_session
+from ciam.audit.services import record
+from ciam.extensions import db
 from ciam.web import actor_context, safe_next
+
+PENDING_KEY = "mfa_pending"
+PENDING_TTL_SECONDS = 300
+# Set by the authorization endpoint when the portal asked for a second factor
+# (acr_values=mfa); holds that request's fingerprint, like `login_for`.
+MFA_FOR_KEY = "mfa_for"
 
 
 def _fresh_flow_cookie() -> None:
@@ -20,13 +37,81 @@ def _fresh_flow_cookie() -> None:
         session["login_done_for"] = login_for
 
 
-def complete_login(user: User, amr: list[str], next_url: str | None) -> Response:
-    """Open the login session (new id) and continue where the person was going."""
+def open_login_session(user: User, amr: list[str]) -> None:
+    """Start the login session (new id) without deciding where the browser goes."""
     _fresh_flow_cookie()
     start_session(user, amr, actor_context(user.id))
+
+
+def complete_login(user: User, amr: list[str], next_url: str | None) -> Response:
+    """Open the login session (new id) and continue where the person was going."""
+    open_login_session(user, amr)
     return redirect(safe_next(next_url), 303)
 
 
+def _portal_wants_mfa() -> bool:
+    wanted = session.get(MFA_FOR_KEY)
+    return wanted is not None and wanted == session.get("login_for")
+
+
+def _set_pending(user: User, next_url: str | None, first: list[str], enrol: bool) -> None:
+    session[PENDING_KEY] = {
+        "user_id": str(user.id),
+        "next": safe_next(next_url),
+        "started_at": int(time.time()),
+        "first": first,
+        "enrol": enrol,
+    }
+
+
+def begin_second_factor(
+    user: User, next_url: str | None, first: list[str] | None = None
+) -> Response:
+    """Send the person to the second step: the code check, or the set-up of an
+    authenticator when they have no factor yet but one is required."""
+    first = first or [assurance.PWD]
+    if mfa.has_factor(user.id):
+        _set_pending(user, next_url, first, enrol=False)
+        return redirect(url_for("mfa.login_step"), 303)
+    _set_pending(user, next_url, first, enrol=True)
+    record("account:mfa:enrolment_required", actor_context(user.id), actor_id=user.id)
+    return redirect(url_for("mfa.login_enrol"), 303)
+
+
 def after_password(user: User, next_url: str | None) -> Response:
-    """The password was right. Without a second factor due, the login is complete."""
-    return complete_login(user, ["pwd"], next_url)
+    """The password was right. A person with a second factor proves it next; one
+    without it sets one up first when their organization or the portal requires it
+    (DESIGN §2 org policy, acr_values=mfa); everyone else is logged in."""
+    if mfa.has_factor(user.id) or _portal_wants_mfa() or mfa.org_requires_mfa(user.id):
+        return begin_second_factor(user, next_url)
+    return complete_login(user, [assurance.PWD], next_url)
+
+
+def step_up(user: User, login_session: LoginSession, next_url: str) -> Response:
+    """A live session without a second factor meets a portal that wants one: only the
+    second step is asked; what the session already proved is kept in its amr."""
+    return begin_second_factor(user, next_url, assurance.first_factors(login_session.amr))
+
+
+def pending_login() -> tuple[User, dict] | None:
+    """The pending login of this browser, if it is still valid."""
+    pending = session.get(PENDING_KEY)
+    if not isinstance(pending, dict):
+        return None
+    if time.time() - pending.get("started_at", 0) > PENDING_TTL_SECONDS:
+        session.pop(PENDING_KEY, None)
+        return None
+    try:
+        user = db.session.get(User, uuid.UUID(pending["user_id"]))
+    except (KeyError, ValueError):
+        return None
+    if user is None or not user.can_log_in:
+        return None
+    return user, pending
+
+
+def finish_second_factor(user: User, pending: dict, method: str) -> list[str]:
+    """The second factor was right: open the login session; returns its amr."""
+    amr = assurance.combine(pending.get("first") or [assurance.PWD], method)
+    open_login_session(user, amr)
+    return amr

@@ -1,8 +1,265 @@
-"""Second factors: TOTP, recovery codes, SMS codes; the login MFA step."""
+"""Second factors: TOTP, recovery codes, SMS codes; the login MFA step.
+
+Two groups of pages:
+- /login/mfa...: the second step of a login. They accept only a *pending* login
+  (login_flow), never a session, and every code check is rate-limited per person
+  (CIAM_MFA_RATE_LIMIT) on top of the service's consecutive-failure cap.
+- /account/mfa...: the person's own factors. Looking needs a login; every change
+  needs a recent one (ASVS 3.7.1, ciam.accounts.recent).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask_limiter.util import get_remote_address
+
+from ciam.accounts import assurance, login_flow, mfa
+from ciam.accounts.mfa_forms import ActionForm, CodeForm, PhoneForm
+from ciam.accounts.recent import login_required, recent_auth_required
+from ciam.accounts.sessions import current_user
+from ciam.errors import CiamError, Conflict
+from ciam.extensions import limiter
+from ciam.web import actor_context, safe_next
 
 bp = Blueprint("mfa", __name__)
 bp.ciam_auth = "session"  # pages for people; each view says if it needs a login
+
+WRONG_CODE = "That code is not right. Check it and try again."
+LOCKED = "Too many wrong codes. Try again tomorrow, or contact support."
+# Messages after a redirect are chosen by key, so nothing from the URL is echoed.
+DONE = {
+    "totp": "Your authenticator app is set up.",
+    "sms": "Your phone is set up for text message codes.",
+    "removed": "The method was removed.",
+}
+
+
+def _mfa_limit() -> str:
+    return current_app.config["CIAM_MFA_RATE_LIMIT"]
+
+
+def _limit_key() -> str:
+    # Per person, not per IP: guessing one person's codes from many addresses must
+    # not multiply the attempts (NIST 800-63B §5.2.2).
+    pending = session.get(login_flow.PENDING_KEY)
+    if isinstance(pending, dict) and pending.get("user_id"):
+        return f"mfa:{pending['user_id']}"
+    user = current_user()
+    if user is not None:
+        return f"mfa:{user.id}"
+    return get_remote_address()
+
+
+# One budget per person across every page that checks a code.
+code_limit = limiter.shared_limit(
+    _mfa_limit, scope="mfa-codes", key_func=_limit_key, methods=["POST"]
+)
+
+
+def _restart_login():
+    return redirect(url_for("accounts.login"), 303)
+
+
+# --- the login's second step ---------------------------------------------------------
+
+
+def _login_step_page(user, form, *, error=None, method=None, sent=False, status=200):
+    return render_template(
+        "mfa/login_step.html",
+        form=form,
+        send_form=ActionForm(),
+        info=mfa.describe(user.id),
+        error=error,
+        method=method,
+        sent=sent,
+    ), status
+
+
+@bp.route("/login/mfa", methods=["GET", "POST"])
+@code_limit
+def login_step():
+    found = login_flow.pending_login()
+    if found is None:
+        return _restart_login()
+    user, pending = found
+    if pending.get("enrol"):
+        return redirect(url_for("mfa.login_enrol"), 303)
+    form = CodeForm()
+    if request.method == "GET":
+        return _login_step_page(user, form, sent=request.args.get("sent") == "1")
+    if not form.validate_on_submit():
+        return _login_step_page(user, form, error=WRONG_CODE, status=400)
+    result = mfa.verify_login_factor(user, form.method.data, form.code.data, actor_context())
+    if result.ok:
+        login_flow.finish_second_factor(user, pending, result.method)
+        return redirect(safe_next(pending.get("next")), 303)
+    error = LOCKED if result.reason == "locked" else WRONG_CODE
+    return _login_step_page(user, form, error=error, method=form.method.data, status=401)
+
+
+@bp.post("/login/mfa/sms")
+def login_send_sms():
+    found = login_flow.pending_login()
+    if found is None:
+        return _restart_login()
+    user, _ = found
+    form = ActionForm()
+    if not form.validate_on_submit():
+        return _restart_login()
+    try:
+        mfa.send_login_sms(user, actor_context())
+    except mfa.SmsThrottled as error:
+        return _login_step_page(user, CodeForm(), error=error.message, method="sms", status=429)
+    return redirect(url_for("mfa.login_step", sent=1), 303)
+
+
+def _enrol_page(user, factor, form, *, action, error=None, reason=None, status=200):
+    uri = mfa.provisioning_uri(user, factor)
+    return render_template(
+        "mfa/enrol_totp.html",
+        form=form,
+        qr=mfa.qr_data_uri(uri),
+        secret=mfa.grouped_secret(factor),
+        action=action,
+        error=error,
+        reason=reason,
+    ), status
+
+
+@bp.route("/login/mfa/enrol", methods=["GET", "POST"])
+@code_limit
+def login_enrol():
+    """Forced set-up at login: the organization requires MFA, or the portal asked for
+    it, and the person has no factor yet. Completing it completes the login."""
+    found = login_flow.pending_login()
+    if found is None:
+        return _restart_login()
+    user, pending = found
+    if not pending.get("enrol"):
+        return redirect(url_for("mfa.login_step"), 303)
+    if mfa.org_requires_mfa(user.id):
+        reason = "Your organization requires two-step verification."
+    else:
+        reason = "The service you are signing in to asks for two-step verification."
+    form = CodeForm(method="totp")
+    action = url_for("mfa.login_enrol")
+    if request.method == "POST" and form.validate_on_submit():
+        codes = mfa.confirm_totp(user, form.code.data, actor_context(user.id))
+        if codes is not None:
+            login_flow.finish_second_factor(user, pending, assurance.TOTP)
+            return render_template(
+                "mfa/recovery_codes.html", codes=codes, continue_url=pending.get("next")
+            )
+        factor = mfa.pending_totp(user.id) or mfa.start_totp_enrolment(user)
+        return _enrol_page(
+            user, factor, form, action=action, error=WRONG_CODE, reason=reason, status=401
+        )
+    factor = mfa.start_totp_enrolment(user)
+    return _enrol_page(user, factor, form, action=action, reason=reason)
+
+
+# --- the person's own factors --------------------------------------------------------
+
+
+@bp.get("/account/mfa")
+@login_required
+def overview():
+    user = current_user()
+    return render_template(
+        "mfa/overview.html",
+        info=mfa.describe(user.id),
+        action_form=ActionForm(),
+        done=DONE.get(request.args.get("done", "")),
+    )
+
+
+def _overview(done: str | None = None):
+    return redirect(url_for("mfa.overview", done=done), 303)
+
+
+def _codes_or_overview(codes: list[str], done: str):
+    if codes:
+        return render_template(
+            "mfa/recovery_codes.html", codes=codes, continue_url=url_for("mfa.overview")
+        )
+    return _overview(done)
+
+
+@bp.route("/account/mfa/totp", methods=["GET", "POST"])
+@recent_auth_required
+@code_limit
+def enrol_totp():
+    user = current_user()
+    form = CodeForm(method="totp")
+    action = url_for("mfa.enrol_totp")
+    try:
+        factor = mfa.pending_totp(user.id) or mfa.start_totp_enrolment(user)
+    except Conflict:
+        return _overview()
+    if request.method == "POST" and form.validate_on_submit():
+        codes = mfa.confirm_totp(user, form.code.data, actor_context(user.id))
+        if codes is not None:
+            return _codes_or_overview(codes, "totp")
+        return _enrol_page(user, factor, form, action=action, error=WRONG_CODE, status=401)
+    return _enrol_page(user, factor, form, action=action)
+
+
+@bp.route("/account/mfa/sms", methods=["GET", "POST"])
+@recent_auth_required
+def enrol_sms():
+    user = current_user()
+    form = PhoneForm()
+    if form.validate_on_submit():
+        try:
+            mfa.start_sms_enrolment(user, form.phone.data, actor_context(user.id))
+        except mfa.SmsThrottled as error:
+            # Rendered, not raised: the throttling is audited and must be committed.
+            return render_template("mfa/enrol_sms.html", form=form, error=error.message), 429
+        except CiamError as error:
+            return render_template(
+                "mfa/enrol_sms.html", form=form, error=error.message
+            ), error.status
+        return redirect(url_for("mfa.confirm_sms"), 303)
+    status = 400 if request.method == "POST" else 200
+    return render_template("mfa/enrol_sms.html", form=form), status
+
+
+@bp.route("/account/mfa/sms/confirm", methods=["GET", "POST"])
+@recent_auth_required
+@code_limit
+def confirm_sms():
+    user = current_user()
+    factor = mfa.pending_sms(user.id)
+    if factor is None:
+        return redirect(url_for("mfa.enrol_sms"), 303)
+    form = CodeForm(method="sms")
+    if request.method == "POST" and form.validate_on_submit():
+        codes = mfa.confirm_sms(user, form.code.data, actor_context(user.id))
+        if codes is not None:
+            return _codes_or_overview(codes, "sms")
+        page = render_template("mfa/confirm_sms.html", form=form, factor=factor, error=WRONG_CODE)
+        return page, 401
+    return render_template("mfa/confirm_sms.html", form=form, factor=factor)
+
+
+@bp.route("/account/mfa/factors/<uuid:factor_id>/remove", methods=["GET", "POST"])
+@recent_auth_required
+def remove_factor(factor_id):
+    form = ActionForm()
+    if request.method == "GET" or not form.validate_on_submit():
+        return _overview()  # a re-login after the POST lands here: show the page again
+    mfa.remove_factor(current_user(), factor_id, actor_context(current_user().id))
+    return _overview("removed")
+
+
+@bp.route("/account/mfa/recovery-codes", methods=["GET", "POST"])
+@recent_auth_required
+def recovery_codes():
+    form = ActionForm()
+    if request.method == "GET" or not form.validate_on_submit():
+        return _overview()
+    user = current_user()
+    codes = mfa.regenerate_recovery_codes(user, actor_context(user.id))
+    return render_template(
+        "mfa/recovery_codes.html", codes=codes, continue_url=url_for("mfa.overview")
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from ciam.accounts import passwords
+from ciam.accounts import lockout, passwords
 from ciam.accounts.models import User, UserStatus
 from ciam.audit.services import SYSTEM, ActorContext, record
 from ciam.db import utcnow
@@ -52,7 +52,7 @@ def create_user(
         raise Conflict(f"A user with email {email} already exists.", code="email_taken")
     password_hash = None
     if password is not None:
-        passwords.check_policy(password)
+        passwords.check_policy(password, email)
         password_hash = passwords.hash_password(password)
     user = User(
         email=email,
@@ -70,16 +70,30 @@ def create_user(
 
 
 def authenticate(email: str, password: str, ctx: ActorContext) -> User | None:
-    """Check email and password. Unknown, inactive and wrong all look the same."""
+    """Check email and password. Unknown, locked, inactive and wrong all look the same.
+
+    No enumeration (ASVS 2.2.1, NIST 800-63B §5.2.2): every path hashes the password
+    once, the unknown email against a dummy hash, and the caller shows one message.
+    A locked account checks the password too but refuses even the right one.
+    """
     user = find_by_email(email) if email else None
     if user is None:
         passwords.burn_time(password)
         record("account:login:failure", ctx, reason="unknown_email")
         return None
-    if not passwords.verify_password(user.password_hash, password) or not user.can_log_in:
-        reason = "bad_password" if user.can_log_in else f"status_{user.status.value}"
-        record("account:login:failure", ctx, actor_id=user.id, reason=reason)
+    password_ok = passwords.verify_password(user.password_hash, password)
+    lockout.lift_expired(user)
+    if user.is_locked:
+        record("account:login:failure", ctx, actor_id=user.id, reason="locked")
         return None
+    if not user.can_log_in:
+        record("account:login:failure", ctx, actor_id=user.id, reason=f"status_{user.status.value}")
+        return None
+    if not password_ok:
+        record("account:login:failure", ctx, actor_id=user.id, reason="bad_password")
+        lockout.register_failure(user, ctx)
+        return None
+    lockout.clear(user)
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     user.last_login_at = utcnow()

@@ -5,21 +5,41 @@ Secure when the issuer is https); the database holds its SHA-256. Every login ma
 new id (ASVS 3.2.1, session fixation), and a session dies after an idle period and an
 absolute lifetime (ASVS 3.3, NIST 800-63B §7.1). The session is loaded lazily, so
 endpoints that never ask for it (discovery, JWKS, token) never query for it.
+
+Devices: every browser gets a long-lived random device cookie (HttpOnly, SameSite=Lax,
+`__Host-` + Secure on https, one year). Its SHA-256 is kept on the login session and,
+per person, in `known_devices`. A sign-in from a device the person never used is
+audited (`account:device:new`) and, except for the account's very first sign-in,
+announced by email so a stranger's sign-in does not go unnoticed (OWASP ASVS 5.0
+V6.3: tell people about sign-ins from an unusual client).
+Every login path (password, second factor) goes through start_session, so all get it.
+
+A person sees their live sessions on /account/sessions and may end any of them
+(ASVS 3.3.4); ending a session also revokes the tokens portals got through it.
 """
 
 from __future__ import annotations
 
+import re
+import uuid
+from collections.abc import Iterable
 from datetime import timedelta
 
 from flask import Flask, Response, current_app, g, request
 
-from ciam.accounts.models import LoginSession, User
+from ciam.accounts.devices import describe
+from ciam.accounts.models import KnownDevice, LoginSession, User
 from ciam.audit.services import ActorContext, record
 from ciam.crypto import hash_secret, random_token
 from ciam.db import utcnow
 from ciam.extensions import db
+from ciam.oidc.models import Token
+from ciam.oidc.tokens import revoke_where
+from ciam.outbox.services import enqueue
 
 TOUCH_INTERVAL = timedelta(seconds=60)
+DEVICE_COOKIE_MAX_AGE = 365 * 86400
+_DEVICE_COOKIE_VALUE = re.compile(r"^[A-Za-z0-9_-]{32,100}$")
 _UNSET = object()
 
 
@@ -27,6 +47,12 @@ def cookie_name() -> str:
     if current_app.config["CIAM_SECURE_COOKIES"]:
         return "__Host-ciam_session"
     return "ciam_session"
+
+
+def device_cookie_name() -> str:
+    if current_app.config["CIAM_SECURE_COOKIES"]:
+        return "__Host-ciam_device"
+    return "ciam_device"
 
 
 def _is_expired(session: LoginSession, now) -> bool:
@@ -69,6 +95,8 @@ def start_session(user: User, amr: list[str], ctx: ActorContext) -> LoginSession
     previous = current_session()
     if previous is not None:
         previous.ended_at = utcnow()
+    device_id = _device_id()
+    _remember_device(user, device_id, ctx)
     raw = random_token(32)
     session = LoginSession(
         id=hash_secret(raw),
@@ -76,6 +104,7 @@ def start_session(user: User, amr: list[str], ctx: ActorContext) -> LoginSession
         amr=amr,
         ip=ctx.ip,
         user_agent=(ctx.user_agent or "")[:400] or None,
+        device_id=device_id,
     )
     db.session.add(session)
     g._login_session = session
@@ -95,6 +124,136 @@ def end_session(ctx: ActorContext) -> LoginSession | None:
     return session
 
 
+def _device_id() -> str:
+    """This browser's device id (hashed), giving it a device cookie if it has none.
+    The cookie is written again at every login, so it lives a year after the last."""
+    raw = request.cookies.get(device_cookie_name(), "")
+    if not _DEVICE_COOKIE_VALUE.match(raw):
+        raw = random_token(32)
+    g._set_device_cookie = raw
+    return hash_secret(raw)
+
+
+def _remember_device(user: User, device_id: str, ctx: ActorContext) -> None:
+    now = utcnow()
+    known = db.session.scalar(
+        db.select(KnownDevice).where(
+            KnownDevice.user_id == user.id, KnownDevice.device_id == device_id
+        )
+    )
+    user_agent = (ctx.user_agent or "")[:400] or None
+    if known is not None:
+        known.last_seen_at = now
+        known.user_agent = user_agent
+        return
+    # The very first sign-in of an account is from a new device by definition:
+    # recorded, but not worth an email.
+    first_login = not db.session.scalar(
+        db.select(
+            db.exists().where(LoginSession.user_id == user.id)
+            | db.exists().where(KnownDevice.user_id == user.id)
+        )
+    )
+    db.session.add(
+        KnownDevice(user_id=user.id, device_id=device_id, last_seen_at=now, user_agent=user_agent)
+    )
+    device = describe(user_agent)
+    record("account:device:new", ctx, actor_id=user.id, device=device, first_login=first_login)
+    if not first_login and user.email_verified:
+        enqueue("email", _new_device_email(user, device, ctx, now), aggregate_id=str(user.id))
+
+
+def _new_device_email(user: User, device: str, ctx: ActorContext, when) -> dict:
+    sessions_url = current_app.config["CIAM_ISSUER"] + "/account/sessions"
+    text = (
+        f"Hello {user.name or user.email},\n\n"
+        "Your account was just used to sign in from a device it was not used on before:\n\n"
+        f"  Device: {device}\n"
+        f"  IP address: {ctx.ip or 'unknown'}\n"
+        f"  Time: {when.strftime('%Y-%m-%d %H:%M UTC')}\n\n"
+        "If this was you, there is nothing to do.\n\n"
+        "If it was not you, change your password now, and end the sessions you do not\n"
+        f"recognise here:\n{sessions_url}\n"
+    )
+    return {"to": user.email, "subject": "New sign-in to your account", "text": text}
+
+
+def session_handle(session: LoginSession) -> str:
+    """The name a page uses for a session: derived from, but not equal to, its key."""
+    return hash_secret("session-handle:" + session.id)
+
+
+def live_sessions(user_id: uuid.UUID) -> list[LoginSession]:
+    """The person's sessions that still work, most recently used first."""
+    cfg = current_app.config
+    now = utcnow()
+    return list(
+        db.session.scalars(
+            db.select(LoginSession)
+            .where(
+                LoginSession.user_id == user_id,
+                LoginSession.ended_at.is_(None),
+                LoginSession.last_seen_at
+                >= now - timedelta(seconds=cfg["CIAM_SESSION_IDLE_TIMEOUT"]),
+                LoginSession.created_at
+                >= now - timedelta(seconds=cfg["CIAM_SESSION_ABSOLUTE_TIMEOUT"]),
+            )
+            .order_by(LoginSession.last_seen_at.desc(), LoginSession.created_at.desc())
+        )
+    )
+
+
+def end_sessions(
+    user_id: uuid.UUID, session_ids: Iterable[str], ctx: ActorContext, reason: str
+) -> int:
+    """End these sessions of this person and revoke the tokens issued through them,
+    so a session the person ended does not live on in a portal (ASVS 3.3.4).
+    Returns how many sessions ended. Ending this browser's own session signs it out."""
+    ids = list(session_ids)
+    if not ids:
+        return 0
+    ended = db.session.execute(
+        db.update(LoginSession)
+        .where(
+            LoginSession.user_id == user_id,
+            LoginSession.id.in_(ids),
+            LoginSession.ended_at.is_(None),
+        )
+        .values(ended_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    revoked = revoke_where(Token.user_id == user_id, Token.session_id.in_(ids))
+    current = g.get("_login_session")
+    if current is not None and current.id in ids:
+        db.session.expire(current)
+        g._login_session = None
+        g._current_user = None
+        g._set_session_cookie = ""
+    record(
+        "account:session:ended",
+        ctx,
+        actor_id=user_id,
+        reason=reason,
+        sessions=ended,
+        tokens_revoked=revoked,
+    )
+    return ended
+
+
+def end_by_handle(user_id: uuid.UUID, handle: str, ctx: ActorContext) -> bool:
+    """The person ends one of their live sessions, named by its handle."""
+    for session in live_sessions(user_id):
+        if session_handle(session) == handle:
+            return end_sessions(user_id, [session.id], ctx, reason="ended_by_person") == 1
+    return False
+
+
+def end_other_sessions(user_id: uuid.UUID, keep: LoginSession, ctx: ActorContext) -> int:
+    """The person ends every live session but the one they are using."""
+    others = [session.id for session in live_sessions(user_id) if session.id != keep.id]
+    return end_sessions(user_id, others, ctx, reason="ended_others_by_person")
+
+
 def end_all_sessions(user_id) -> int:
     result = db.session.execute(
         db.update(LoginSession)
@@ -104,7 +263,23 @@ def end_all_sessions(user_id) -> int:
     return result.rowcount
 
 
+def _write_device_cookie(response: Response) -> None:
+    raw = g.get("_set_device_cookie")
+    if not raw:
+        return
+    response.set_cookie(
+        device_cookie_name(),
+        raw,
+        max_age=DEVICE_COOKIE_MAX_AGE,
+        path="/",
+        secure=current_app.config["CIAM_SECURE_COOKIES"],
+        httponly=True,
+        samesite="Lax",
+    )
+
+
 def _write_cookie(response: Response) -> Response:
+    _write_device_cookie(response)
     raw = g.get("_set_session_cookie")
     if raw is None:
         return response

@@ -8,6 +8,7 @@ from ciam.accounts import login_flow, services
 from ciam.accounts.forms import LoginForm, LogoutForm
 from ciam.accounts.sessions import current_session, current_user, end_session
 from ciam.extensions import limiter
+from ciam.ratelimit import login_account_key, login_account_limit
 from ciam.web import actor_context
 
 bp = Blueprint("accounts", __name__)
@@ -20,6 +21,8 @@ def _login_limit() -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
+# NIST 800-63B §5.2.2: throttle guesses on one account from however many IPs.
+@limiter.limit(login_account_limit, key_func=login_account_key, methods=["POST"])
 def login():
     form = LoginForm()
     if request.method == "GET":

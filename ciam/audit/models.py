@@ -14,7 +14,11 @@ class AuditEvent(UUIDPrimaryKey, db.Model):
     """One security-relevant event. Rows are only ever inserted."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_actor_created", "actor_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_audit_events_actor_created", "actor_id", "created_at"),
+        # A person's activity page also lists what others did to their account.
+        Index("ix_audit_events_target_created", "target", "created_at"),
+    )
 
     tag: Mapped[str] = mapped_column(String(80), index=True)
     actor_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)

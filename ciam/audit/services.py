@@ -52,3 +52,16 @@ def events_for(tag_prefix: str | None = None, actor_id: uuid.UUID | None = None)
     if actor_id:
         query = query.where(AuditEvent.actor_id == actor_id)
     return list(db.session.scalars(query))
+
+
+def events_about_person(user_id: uuid.UUID, *, limit: int = 50, offset: int = 0) -> list:
+    """A person's own security events, newest first: what they did (actor) and what
+    was done to their account (target), e.g. an unlock by support. Nobody else's."""
+    query = (
+        db.select(AuditEvent)
+        .where(db.or_(AuditEvent.actor_id == user_id, AuditEvent.target == str(user_id)))
+        .order_by(AuditEvent.created_at.desc(), AuditEvent.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(db.session.scalars(query))

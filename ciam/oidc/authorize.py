@@ -26,6 +26,7 @@ from flask import current_app, redirect, render_template, request, session, url_
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
 
+from ciam.accounts import assurance, login_flow
 from ciam.accounts.sessions import current_session, current_user
 from ciam.db import utcnow
 from ciam.oidc import consent, keys
@@ -112,7 +113,21 @@ def _hint_matches(user) -> bool:
     return claims.get("sub") == str(user.id)
 
 
+def _mfa_requested() -> bool:
+    # acr_values=mfa, or a claims request for acr "mfa": a second factor is due.
+    return assurance.mfa_requested(request.values.get("acr_values"), request.values.get("claims"))
+
+
 def needs_login(prompts: list[str], params, login_session, user) -> bool:
+    """Must the person (re)authenticate before this request gets a code? Either the
+    password part (no session, prompt=login, max_age, another person's hint) or a
+    second factor the portal asked for that the session has not used."""
+    if _needs_password(prompts, params, login_session, user):
+        return True
+    return _mfa_requested() and not assurance.used_second_factor(login_session.amr)
+
+
+def _needs_password(prompts: list[str], params, login_session, user) -> bool:
     if login_session is None:
         return True
     if session.get("login_done_for") == _fingerprint(params):
@@ -134,6 +149,13 @@ def needs_login(prompts: list[str], params, login_session, user) -> bool:
 
 def _send_to_login(params):
     session["login_for"] = _fingerprint(params)
+    if _mfa_requested():
+        session[login_flow.MFA_FOR_KEY] = session["login_for"]
+        login_session, user = current_session(), current_user()
+        prompts = request.values.get("prompt", "").split()
+        if login_session is not None and not _needs_password(prompts, params, login_session, user):
+            # The password part of the session still counts: only the second step.
+            return login_flow.step_up(user, login_session, _request_url(params))
     return redirect(
         url_for(
             "accounts.login",

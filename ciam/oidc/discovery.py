@@ -61,6 +61,8 @@ def build_metadata(issuer: str) -> dict:
         "require_request_uri_registration": False,
         "authorization_response_iss_parameter_supported": True,
         "prompt_values_supported": ["none", "login", "consent"],
+        # "mfa": a session that used a second factor (step-up; see README).
+        "acr_values_supported": ["mfa"],
         "service_documentation": issuer + "/docs",
     }
 

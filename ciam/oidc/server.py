@@ -20,6 +20,7 @@ from authlib.oidc.core.grants import OpenIDCode
 from authlib.oidc.core.util import create_half_hash
 from flask import Flask, current_app
 
+from ciam.accounts import assurance
 from ciam.accounts.models import User
 from ciam.audit.services import record
 from ciam.crypto import random_token
@@ -153,8 +154,8 @@ class AuthorizationCodeGrant(IssuingGrantMixin, grants.AuthorizationCodeGrant):
             code_challenge_method=data.get("code_challenge_method"),
             auth_time=session.auth_time,
             amr=session.amr,
-            # acr_values is accepted but not yet acted on: claim no assurance level.
-            acr=None,
+            # "mfa" when the login used a second factor (acr_values=mfa asks for it).
+            acr=assurance.acr_for(session.amr),
         )
 
     def query_authorization_code(self, code, client):
@@ -259,7 +260,7 @@ class StrictCodeChallenge(CodeChallenge):
         super().validate_code_challenge(grant, redirect_uri)
 
 
-def build_id_token(client, user, scope, *, auth_time, amr, nonce=None, access_token=None):
+def build_id_token(client, user, scope, *, auth_time, amr, nonce=None, access_token=None, acr=None):
     now = int(time.time())
     claims = user_claims(user, scope)
     claims.update(
@@ -274,6 +275,12 @@ def build_id_token(client, user, scope, *, auth_time, amr, nonce=None, access_to
     )
     if amr:
         claims["amr"] = amr
+    # OIDC Core §2: acr names the assurance of this authentication. It follows from
+    # the amr (a code's stored acr is derived the same way), so a refreshed ID token,
+    # which has only its family's amr, says the same as the first one.
+    acr = acr or assurance.acr_for(amr)
+    if acr:
+        claims["acr"] = acr
     if nonce:
         claims["nonce"] = nonce
     alg = client.id_token_signed_response_alg or keys.DEFAULT_ALG

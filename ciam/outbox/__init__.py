@@ -5,7 +5,8 @@ from flask import Flask
 
 
 def setup_outbox(app: Flask) -> None:
-    from ciam.outbox import commands, dispatch
+    from ciam.outbox import commands, dispatch, sms
 
+    sms.check_config(app)
     dispatch.setup_inline_dispatch(app)
     app.cli.add_command(commands.worker)

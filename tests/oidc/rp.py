@@ -110,3 +110,18 @@ def redeem(rp: Portal, callback: dict, state: str, verifier: str, nonce: str | N
         rp.metadata["token_endpoint"], code=callback["code"], code_verifier=verifier
     )
     return token, validate_id_token(token["id_token"], rp.issuer, rp.client_id, nonce)
+
+
+def login_with_second_factor(
+    rp: Portal, browser: Browser, email: str | None, password: str | None, code_for, **params
+):
+    """The whole code + PKCE flow when the login asks for a second factor: `code_for()`
+    gives the code when the second-step page shows. Returns (token, ID token claims)."""
+    from tests.oidc_flow import second_step
+
+    url, state, verifier, nonce = rp.authorization_url(**params)
+    response = browser.authorize(url, email, password, consent="allow")
+    response = second_step(browser, response, code_for())
+    assert response.status_code == 303, (response.status_code, response.text[:300])
+    callback = redirect_params(browser.authorize(response.headers["Location"], consent="allow"))
+    return redeem(rp, callback, state, verifier, nonce)

@@ -1,0 +1,124 @@
+"""Rate limits (flask-limiter): per IP and per account on login, per IP on the token
+endpoint (NIST 800-63B §5.2.2, ASVS 2.2.1, 11.1.4).
+
+Counters live in Redis when CIAM_REDIS_URL is set, so several processes and nodes
+share one limit (DESIGN §7); otherwise in this process's memory (demo, laptops).
+A refused request answers 429: a page for people, JSON for machines (`slow_down`).
+"""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, has_app_context, jsonify, render_template, request
+from flask_limiter import Limiter, RateLimitExceeded
+
+from ciam.crypto import hash_secret
+
+
+def _per_app(name: str, default):
+    """An attribute flask-limiter keeps on the extension, kept per app instead."""
+
+    def get(self):
+        return self._app_state().get(name, default)
+
+    def set_(self, value):
+        self._app_state()[name] = value
+
+    return property(get, set_)
+
+
+class AppLimiter(Limiter):
+    """flask-limiter keeps its storage and its on/off switch on the extension object,
+    so one module-level Limiter would serve every app with the settings of the app
+    created last. Several apps live in one process (tests build a second app to
+    prove limits are shared through Redis), so those settings are kept per app."""
+
+    enabled = _per_app("enabled", True)
+    _storage = _per_app("_storage", None)
+    _limiter = _per_app("_limiter", None)
+    _storage_dead = _per_app("_storage_dead", False)
+    _fallback_storage = _per_app("_fallback_storage", None)
+    _fallback_limiter = _per_app("_fallback_limiter", None)
+
+    def __init__(self, *args, **kwargs):
+        self._initializing: Flask | None = None
+        self._unbound_state: dict = {}
+        super().__init__(*args, **kwargs)
+
+    def _app_state(self) -> dict:
+        app = self._initializing
+        if app is None and has_app_context():
+            app = current_app
+        if app is None:
+            return self._unbound_state
+        return app.extensions.setdefault("ciam.limiter", {})
+
+    def init_app(self, app: Flask) -> None:
+        app.register_error_handler(RateLimitExceeded, rate_limited)
+        self._initializing = app
+        try:
+            super().init_app(app)
+        finally:
+            self._initializing = None
+
+
+def login_limit() -> str:
+    """Per client IP (the limiter's default key)."""
+    return current_app.config["CIAM_LOGIN_RATE_LIMIT"]
+
+
+def login_account_limit() -> str:
+    return current_app.config["CIAM_LOGIN_ACCOUNT_RATE_LIMIT"]
+
+
+def login_account_key() -> str:
+    """The submitted email, normalized and hashed (no addresses in Redis keys).
+
+    Keyed by what was typed, not by whether an account exists, so a known and an
+    unknown email are throttled alike and the limit reveals nothing.
+    """
+    from ciam.accounts.services import normalize_email
+
+    email = normalize_email(request.form.get("email", "")[:320])
+    return "login-account:" + hash_secret(email)
+
+
+def token_limit() -> str:
+    """Per client IP on /oauth/token."""
+    return current_app.config["CIAM_TOKEN_RATE_LIMIT"]
+
+
+def _retry_after(error: RateLimitExceeded) -> int:
+    return max(1, int(error.limit.limit.get_expiry()))
+
+
+def rate_limited(error: RateLimitExceeded):
+    """429. Machines get RFC 6749-style JSON (`slow_down`, as RFC 8628 §3.5 names
+    it); people get a page. Retry-After is added by the limiter (headers enabled)."""
+    from ciam.errors import wants_json  # ciam.errors imports the extensions
+
+    retry = _retry_after(error)
+    if wants_json():
+        response = jsonify(
+            {
+                "error": "slow_down",
+                "error_description": f"Too many requests. Try again in {retry} seconds.",
+            }
+        )
+        response.status_code = 429
+        response.headers["Cache-Control"] = "no-store"
+    else:
+        response = current_app.make_response(
+            (
+                render_template(
+                    "error.html",
+                    title="Too many attempts",
+                    message=(
+                        "There were too many attempts in a short time. "
+                        "Wait a minute, then try again."
+                    ),
+                ),
+                429,
+            )
+        )
+    response.headers.setdefault("Retry-After", str(retry))
+    return response
