@@ -29,6 +29,7 @@ EVENT_WORDS = {
     "membership:created": "Added to an organization",
     "account:login:success": "Signed in",
     "account:login:failure": "Sign-in failed",
+    "account:password:verified": "Password accepted",
     "account:logout": "Signed out",
     "account:locked": "Account locked after too many failed sign-ins",
     "account:unlocked": "Account unlocked",

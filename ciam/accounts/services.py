@@ -7,7 +7,6 @@ import uuid
 from ciam.accounts import lockout, passwords
 from ciam.accounts.models import User, UserStatus
 from ciam.audit.services import SYSTEM, ActorContext, record
-from ciam.db import utcnow
 from ciam.errors import CiamError, Conflict
 from ciam.extensions import db
 
@@ -96,6 +95,6 @@ def authenticate(email: str, password: str, ctx: ActorContext) -> User | None:
     lockout.clear(user)
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
-    user.last_login_at = utcnow()
-    record("account:login:success", ctx, actor_id=user.id)
+    # Not yet a login: a second factor may follow. start_session records the login.
+    record("account:password:verified", ctx, actor_id=user.id)
     return user

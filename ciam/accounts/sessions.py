@@ -95,6 +95,8 @@ def start_session(user: User, amr: list[str], ctx: ActorContext) -> LoginSession
     previous = current_session()
     if previous is not None:
         previous.ended_at = utcnow()
+    user.last_login_at = utcnow()
+    record("account:login:success", ctx, actor_id=user.id, amr=amr)
     device_id = _device_id()
     _remember_device(user, device_id, ctx)
     raw = random_token(32)

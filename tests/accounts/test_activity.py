@@ -39,7 +39,12 @@ def test_shows_own_events_in_words_newest_first_with_ip_and_device(app, client, 
     assert login(client, user.email, ip="192.0.2.44", ua=FIREFOX_LINUX).status_code == 303
     html = client.get("/account/activity").get_data(as_text=True)
     items = _items(html)
-    assert items[:3] == ["Signed in from a new device", "Signed in", "Sign-in failed"]
+    assert items[:4] == [
+        "Signed in from a new device",
+        "Signed in",
+        "Password accepted",
+        "Sign-in failed",
+    ]
     assert items[-1] == "Account created"
     assert "198.51.100.66" in html and "Safari on iPhone" in html
     assert "192.0.2.44" in html and "Firefox on Linux" in html
@@ -94,5 +99,6 @@ def test_lists_fifty_events_a_page_with_older_ones_on_the_next(client, make, ctx
     assert 'href="/account/activity?page=2">Older</a>' in first
     second = client.get("/account/activity?page=2").get_data(as_text=True)
     assert "192.0.2.12<" in second and "192.0.2.0<" in second
-    assert len(_items(first)) + len(_items(second)) == 60 + 3  # + created, new device, signed in
+    # + created, password accepted, signed in, new device
+    assert len(_items(first)) + len(_items(second)) == 60 + 4
     assert "Older</a>" not in second and 'href="/account/activity?page=1">Newer</a>' in second
