@@ -30,7 +30,8 @@ class AppLimiter(Limiter):
     """flask-limiter keeps its storage and its on/off switch on the extension object,
     so one module-level Limiter would serve every app with the settings of the app
     created last. Several apps live in one process (tests build a second app to
-    prove limits are shared through Redis), so those settings are kept per app."""
+    prove limits are shared through Redis), so those settings are kept per app.
+    These are private attributes of flask-limiter: setup.cfg pins it to 4.1.x."""
 
     enabled = _per_app("enabled", True)
     _storage = _per_app("_storage", None)
