@@ -60,7 +60,9 @@ def lua_literal(value) -> str:
     if isinstance(value, str):
         return lua_string(value)
     if isinstance(value, dict):
-        return "{" + ", ".join(f"[{lua_string(k)}] = {lua_literal(v)}" for k, v in value.items()) + "}"
+        return (
+            "{" + ", ".join(f"[{lua_string(k)}] = {lua_literal(v)}" for k, v in value.items()) + "}"
+        )
     if isinstance(value, list):
         return "{" + ", ".join(lua_literal(v) for v in value) + "}"
     if value is None:
@@ -164,9 +166,7 @@ def percentile(sorted_values: list[float], pct: float) -> float:
     return sorted_values[rank]
 
 
-def run_logins(
-    target: oidc.Target, *, duration: float, threads: int, rate: float = 0.0
-) -> dict:
+def run_logins(target: oidc.Target, *, duration: float, threads: int, rate: float = 0.0) -> dict:
     """Full password logins, each in a fresh browser (cookie jar), for `duration`.
 
     Closed loop with `threads` browsers, or, with `rate`, logins started on a

@@ -49,10 +49,6 @@ class Target:
     def endpoint(self, name: str) -> str:
         return self.metadata[name]
 
-    def path(self, name: str) -> str:
-        parts = urlsplit(self.endpoint(name))
-        return parts.path + (f"?{parts.query}" if parts.query else "")
-
     def basic_auth(self) -> str:
         raw = f"{self.client_id}:{self.client_secret}".encode()
         return "Basic " + base64.b64encode(raw).decode()
@@ -325,5 +321,3 @@ def sample_login(target: Target) -> None:
     with requests.Session() as session:
         login = password_login(target, session)
     check(login.tokens["id_claims"].get("email") == target.email, "login: id_token email")
-
-

@@ -91,12 +91,21 @@ def db_backends(dbname: str) -> list[int]:
     return [pid for pid in _pids() if pattern.match(cmdline(pid))]
 
 
-def system_busy() -> tuple[float, float]:
-    """(busy CPU seconds over all cores, wall-clock seconds since boot x cores)."""
-    line = Path("/proc/stat").read_text().splitlines()[0].split()
-    values = [int(v) for v in line[1:9]]
-    idle = values[3] + values[4]  # idle + iowait
-    return (sum(values) - idle) / CLK_TCK, sum(values) / CLK_TCK
+def system_cpu() -> dict[str, float]:
+    """Machine-wide CPU seconds (all cores) from /proc/stat: busy (not idle, not
+    iowait, not steal), of which interrupts (loopback networking's softirqs), and
+    steal (time the hypervisor gave to other guests)."""
+    v = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = v
+    return {
+        "busy": (user + nice + system + irq + softirq) / CLK_TCK,
+        "irq": (irq + softirq) / CLK_TCK,
+        "steal": steal / CLK_TCK,
+    }
+
+
+def redis_servers() -> list[int]:
+    return [pid for pid in _pids() if cmdline(pid).startswith("redis-server")]
 
 
 @dataclass
@@ -180,13 +189,12 @@ class Meter:
         self.server, self.dbname = server, dbname
 
     def _sample(self) -> dict:
-        busy, total = system_busy()
         return {
             "server": cpu_seconds(self.server.pids()),
             "db": cpu_seconds(db_backends(self.dbname)),
-            "busy": busy,
-            "total": total,
-            "children": os.times(),
+            "redis": cpu_seconds(redis_servers()),
+            "machine": system_cpu(),
+            "self": os.times(),
             "wall": time.monotonic(),
         }
 
@@ -200,25 +208,31 @@ class Meter:
         def delta(key: str) -> float:
             return sum(after[key].get(p, 0.0) - before[key].get(p, 0.0) for p in after[key])
 
-        server_cpu, db_cpu = delta("server"), delta("db")
-        t0, t1 = before["children"], after["children"]
-        # wrk runs as our child; the Python driver runs in this process.
+        server_cpu, db_cpu, redis_cpu = delta("server"), delta("db"), delta("redis")
+        t0, t1 = before["self"], after["self"]
+        # wrk runs as our child; the Python login driver runs in this process.
         loadgen = (t1.children_user + t1.children_system + t1.user + t1.system) - (
             t0.children_user + t0.children_system + t0.user + t0.system
         )
+        m0, m1 = before["machine"], after["machine"]
+        busy, irq = m1["busy"] - m0["busy"], m1["irq"] - m0["irq"]
         wall = after["wall"] - before["wall"]
-        busy = after["busy"] - before["busy"]
         worker = self.server.worker_pid()
         mem = memory_kib(worker)
         return {
             "wall_s": round(wall, 3),
             "server_cpu_s": round(server_cpu, 3),
             "db_cpu_s": round(db_cpu, 3),
+            "redis_cpu_s": round(redis_cpu, 3),
             "loadgen_cpu_s": round(loadgen, 3),
+            "irq_cpu_s": round(irq, 3),
+            "steal_s": round(m1["steal"] - m0["steal"], 3),
             "machine_busy_s": round(busy, 3),
-            # CPU the machine spent on anything else (other people's jobs, the kernel
-            # on their behalf): the measure of how noisy this run was.
-            "other_cpu_s": round(max(0.0, busy - server_cpu - db_cpu - loadgen), 3),
+            # CPU the machine spent on anything else (other people's jobs): the
+            # measure of how noisy this run was.
+            "other_cpu_s": round(
+                max(0.0, busy - server_cpu - db_cpu - redis_cpu - loadgen - irq), 3
+            ),
             "worker_pid": worker,
             "worker_rss_kib": mem.get("VmRSS"),
             "worker_peak_rss_kib": mem.get("VmHWM"),

@@ -41,7 +41,6 @@ function response(status, headers, body)
     ok = ok + 1
   end
   if on_body then on_body(status, body) end
-  if pace then pace() end
 end
 
 function done(summary, latency, requests)

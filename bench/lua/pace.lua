@@ -1,29 +1,29 @@
--- Open the throttle to about CONFIG.rate requests/s over CONFIG.connections
--- connections: each connection waits an exponentially distributed pause before its
--- next request (so arrivals are Poisson-like, not lock-step), and once a second the
--- mean pause is corrected from the rate achieved in the second before.
-local mean_pause, second, second_count, seconds_seen
+-- About CONFIG.rate requests/s in all, as an open schedule: arrival times are drawn
+-- ahead (exponential gaps, so a Poisson stream), and a connection that is ready to
+-- send takes the next arrival and waits for it. A slow answer does not slow the
+-- schedule; an overdue arrival is sent at once on the next free connection.
+-- wrk measures each latency from the moment the request is written.
+local ffi = require("ffi")
+ffi.cdef [[
+  typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
+  int clock_gettime(int clock_id, bench_timespec *tp);
+]]
+local ts = ffi.new("bench_timespec")
+
+local function now()
+  ffi.C.clock_gettime(1, ts) -- CLOCK_MONOTONIC
+  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
+end
+
+local next_arrival, gap
 
 function init_pace()
-  mean_pause = CONFIG.connections / CONFIG.rate
-  second, second_count, seconds_seen = os.time(), 0, 0
+  gap = nthreads / CONFIG.rate -- each wrk thread keeps its share of the rate
+  next_arrival = now()
 end
 
 function delay()
-  return -math.log(1 - math.random()) * mean_pause * 1000
-end
-
-function pace()
-  second_count = second_count + 1
-  local now = os.time()
-  if now == second then return end
-  seconds_seen = seconds_seen + 1
-  if seconds_seen > 1 then -- the first second was partial
-    local achieved = second_count / (now - second)
-    -- A connection's cycle is its latency plus its pause: C / rate = L + pause.
-    local latency = math.max(0, CONFIG.connections / achieved - mean_pause)
-    local wanted = math.max(0, CONFIG.connections / CONFIG.rate - latency)
-    mean_pause = 0.5 * mean_pause + 0.5 * wanted
-  end
-  second, second_count = now, 0
+  local slot = next_arrival
+  next_arrival = next_arrival - math.log(1 - math.random()) * gap
+  return math.max(0, (slot - now()) * 1000)
 end

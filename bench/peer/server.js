@@ -123,7 +123,7 @@ class PgAdapter {
 
 async function seedAccount() {
   const email = env.PEER_USER_EMAIL || 'bench@example.test';
-  const password = env.PEER_USER_PASSWORD || 'bench passphrase 123';
+  const password = env.PEER_USER_PASSWORD || 'load test passphrase 7319';
   const hash = await argon2.hash(password, ARGON2);
   await pool.query(
     `INSERT INTO peer.accounts (id, email, email_normalized, password_hash, given_name, family_name)
