@@ -20,7 +20,7 @@ def create_app(config: dict | None = None) -> Flask:
     from ciam.extensions import csrf, db, limiter, migrate
     from ciam.oidc import setup_oidc
     from ciam.outbox import setup_outbox
-    from ciam.web import setup_web
+    from ciam.web import setup_proxies, setup_web
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(_migrations_dir()))
@@ -34,6 +34,7 @@ def create_app(config: dict | None = None) -> Flask:
     setup_delegation(app)
     setup_outbox(app)
     setup_cli(app)
+    setup_proxies(app)
     return app
 
 

@@ -122,7 +122,10 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "CIAM_ISSUER": issuer,
         "CIAM_SECURE_COOKIES": issuer.startswith("https://"),
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # No pre-ping: it costs a `SELECT 1` round trip on every request. Connections
+        # are recycled instead, so one dropped by the server or a proxy fails at
+        # most one request before the pool replaces it.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": _env_int("CIAM_DB_POOL_RECYCLE", 1800)},
         "CIAM_REDIS_URL": _env("CIAM_REDIS_URL"),
         "CIAM_SMTP_URL": _env("CIAM_SMTP_URL"),
         "CIAM_MAIL_FROM": _env("CIAM_MAIL_FROM", "ciam <no-reply@localhost>"),
@@ -156,6 +159,9 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "CIAM_KEY_PUBLISH_DELAY": _env_int("CIAM_KEY_PUBLISH_DELAY", 300),
         "CIAM_JWKS_MAX_AGE": _env_int("CIAM_JWKS_MAX_AGE", 300),
         "CIAM_KEY_CACHE_SECONDS": _env_int("CIAM_KEY_CACHE_SECONDS", 10),
+        # How long each process trusts its copy of a portal (client) before re-reading
+        # it; a change made on another node reaches this one within this delay.
+        "CIAM_CLIENT_CACHE_SECONDS": _env_int("CIAM_CLIENT_CACHE_SECONDS", 10),
         "CIAM_LOGIN_RATE_LIMIT": _env("CIAM_LOGIN_RATE_LIMIT", "20/minute;200/hour"),
         # Per submitted email, whatever the IP (NIST 800-63B §5.2.2 throttling).
         "CIAM_LOGIN_ACCOUNT_RATE_LIMIT": _env("CIAM_LOGIN_ACCOUNT_RATE_LIMIT", "10/minute"),
@@ -177,7 +183,9 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "CIAM_TWILIO_AUTH_TOKEN": _env("CIAM_TWILIO_AUTH_TOKEN"),
         "CIAM_TWILIO_FROM": _env("CIAM_TWILIO_FROM"),
         "CIAM_TWILIO_BASE_URL": _env("CIAM_TWILIO_BASE_URL"),
-        "RATELIMIT_HEADERS_ENABLED": True,
+        # No X-RateLimit-* headers: they cost two Redis round trips per limited
+        # request. A refused request still gets Retry-After (ciam.ratelimit).
+        "RATELIMIT_HEADERS_ENABLED": False,
         "WTF_CSRF_TIME_LIMIT": 3600,
         "WTF_CSRF_SSL_STRICT": True,
         "SESSION_COOKIE_NAME": "__Host-ciam_flow" if issuer.startswith("https") else "ciam_flow",

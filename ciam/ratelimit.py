@@ -53,6 +53,25 @@ class AppLimiter(Limiter):
             return self._unbound_state
         return app.extensions.setdefault("ciam.limiter", {})
 
+    def _check_request_limit(self, callable_name=None, in_middleware=True) -> None:
+        # flask-limiter runs this before every request to apply app-wide, default,
+        # meta and blueprint limits. ciam sets only per-route limits, which their
+        # decorators check when the view runs, so the before-request pass would find
+        # nothing: skip its work on every endpoint (discovery, userinfo, ...).
+        if in_middleware and not self._middleware_limits(request.endpoint):
+            return
+        super()._check_request_limit(callable_name, in_middleware)
+
+    def _middleware_limits(self, endpoint: str | None) -> bool:
+        manager = self.limit_manager
+        return bool(
+            manager.application_limits
+            or manager.default_limits
+            or self._meta_limits
+            or manager._blueprint_limits
+            or manager.has_hints(endpoint or "")
+        )
+
     def init_app(self, app: Flask) -> None:
         app.register_error_handler(RateLimitExceeded, rate_limited)
         self._initializing = app
@@ -94,7 +113,8 @@ def _retry_after(error: RateLimitExceeded) -> int:
 
 def rate_limited(error: RateLimitExceeded):
     """429. Machines get RFC 6749-style JSON (`slow_down`, as RFC 8628 §3.5 names
-    it); people get a page. Retry-After is added by the limiter (headers enabled)."""
+    it); people get a page. Retry-After is set here: the limiter's own headers are
+    off (RATELIMIT_HEADERS_ENABLED), they cost Redis round trips on every request."""
     from ciam.errors import wants_json  # ciam.errors imports the extensions
 
     retry = _retry_after(error)

@@ -19,6 +19,15 @@ CSP = (
 )
 
 
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", CSP),
+    ("X-Frame-Options", "DENY"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+)
+HSTS = ("Strict-Transport-Security", "max-age=31536000")
+
+
 def actor_context(actor_id=None) -> ActorContext:
     return ActorContext(
         ip=request.remote_addr,
@@ -53,20 +62,23 @@ def _commit(response: Response) -> Response:
 
 def _security_headers(response: Response) -> Response:
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CSP)
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "no-referrer")
+    for name, value in SECURITY_HEADERS:
+        headers.setdefault(name, value)
     if response.mimetype == "text/html":
         headers.setdefault("Cache-Control", "no-store")
     if request.is_secure:
-        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        headers.setdefault(*HSTS)
     return response
 
 
 def setup_web(app: Flask) -> None:
+    app.after_request(_commit)
+    app.after_request(_security_headers)
+
+
+def setup_proxies(app: Flask) -> None:
+    """Last of the setup calls: ProxyFix goes outermost, so every WSGI middleware
+    (the discovery/JWKS fast path, say) sees the client's scheme and address."""
     proxies = app.config.get("CIAM_TRUSTED_PROXIES", 0)
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
-    app.after_request(_commit)
-    app.after_request(_security_headers)

@@ -91,6 +91,9 @@ def clean_db(app):
     application_keys = app.extensions.get("ciam.keys")
     if application_keys is not None:
         application_keys.invalidate()
+    portals = app.extensions.get("ciam.portals")
+    if portals is not None:
+        portals.invalidate()  # the tables were emptied behind the ORM's back
     yield
 
 

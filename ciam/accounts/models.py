@@ -25,6 +25,10 @@ class UserStatus(enum.StrEnum):
     erased = "erased"
 
 
+# The statuses in which an account may sign in and use its sessions and tokens.
+GOOD_STANDING = (UserStatus.active, UserStatus.locked)
+
+
 class User(UUIDPrimaryKey, Timestamps, db.Model):
     __tablename__ = "users"
 
@@ -67,7 +71,7 @@ class User(UUIDPrimaryKey, Timestamps, db.Model):
         §5.2.2), so the person's existing sessions and tokens keep working, and
         `authenticate` refuses new sign-ins while `is_locked`.
         """
-        return self.status in (UserStatus.active, UserStatus.locked)
+        return self.status in GOOD_STANDING
 
     @property
     def is_locked(self) -> bool:

@@ -138,24 +138,28 @@ def _device_id() -> str:
 
 def _remember_device(user: User, device_id: str, ctx: ActorContext) -> None:
     now = utcnow()
-    known = db.session.scalar(
-        db.select(KnownDevice).where(
-            KnownDevice.user_id == user.id, KnownDevice.device_id == device_id
-        )
-    )
-    user_agent = (ctx.user_agent or "")[:400] or None
-    if known is not None:
-        known.last_seen_at = now
-        known.user_agent = user_agent
-        return
-    # The very first sign-in of an account is from a new device by definition:
-    # recorded, but not worth an email.
-    first_login = not db.session.scalar(
+    # One query: is this device known, and has the account ever signed in before?
+    # (The very first sign-in of an account is from a new device by definition:
+    # recorded, but not worth an email.)
+    known_id, seen_before = db.session.execute(
         db.select(
+            db.select(KnownDevice.id)
+            .where(KnownDevice.user_id == user.id, KnownDevice.device_id == device_id)
+            .scalar_subquery(),
             db.exists().where(LoginSession.user_id == user.id)
-            | db.exists().where(KnownDevice.user_id == user.id)
+            | db.exists().where(KnownDevice.user_id == user.id),
         )
-    )
+    ).one()
+    user_agent = (ctx.user_agent or "")[:400] or None
+    if known_id is not None:
+        db.session.execute(
+            db.update(KnownDevice)
+            .where(KnownDevice.id == known_id)
+            .values(last_seen_at=now, user_agent=user_agent)
+            .execution_options(synchronize_session=False)
+        )
+        return
+    first_login = not seen_before
     db.session.add(
         KnownDevice(user_id=user.id, device_id=device_id, last_seen_at=now, user_agent=user_agent)
     )

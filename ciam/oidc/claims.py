@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
 from authlib.oauth2.rfc6749 import scope_to_list
 
-from ciam.accounts.models import User
+from ciam.accounts.models import GOOD_STANDING, User, UserStatus
+from ciam.extensions import db
 
 SCOPE_CLAIMS = {
     "profile": ("name", "given_name", "family_name", "locale", "updated_at"),
@@ -18,7 +23,48 @@ CLAIMS_SUPPORTED = sorted(
 )
 
 
-def _claim_value(user: User, claim: str):
+@dataclass(frozen=True)
+class ClaimUser:
+    """The columns of a user that tokens and claims need, read with one Core
+    query: the token endpoints and userinfo never load a User through the ORM."""
+
+    id: uuid.UUID
+    status: UserStatus
+    email: str
+    email_verified: bool
+    given_name: str | None
+    family_name: str | None
+    phone_number: str | None
+    locale: str | None
+    updated_at: datetime | None
+
+    name = User.name  # the same rule as the model's
+
+    @property
+    def can_log_in(self) -> bool:
+        return self.status in GOOD_STANDING
+
+
+CLAIM_USER_COLUMNS = tuple(User.__table__.c[name] for name in ClaimUser.__dataclass_fields__)
+
+
+def claim_user(row) -> ClaimUser:
+    """A ClaimUser from a row holding CLAIM_USER_COLUMNS."""
+    return ClaimUser(*(row._mapping[column] for column in CLAIM_USER_COLUMNS))
+
+
+def active_claim_user(user_id) -> ClaimUser | None:
+    """The user if they exist and are in good standing, else None."""
+    if not user_id:
+        return None
+    # Core on the request's connection (and transaction): no ORM execution layer.
+    query = db.select(*CLAIM_USER_COLUMNS).where(User.__table__.c.id == user_id)
+    row = db.session.connection().execute(query).first()
+    user = claim_user(row) if row is not None else None
+    return user if user is not None and user.can_log_in else None
+
+
+def _claim_value(user: User | ClaimUser, claim: str):
     if claim == "updated_at":
         return int(user.updated_at.timestamp()) if user.updated_at else None
     if claim == "phone_number_verified":
@@ -26,7 +72,7 @@ def _claim_value(user: User, claim: str):
     return getattr(user, claim, None)
 
 
-def user_claims(user: User, scope: str) -> dict:
+def user_claims(user: User | ClaimUser, scope: str) -> dict:
     claims = {"sub": str(user.id)}
     for name in scope_to_list(scope) or []:
         for claim in SCOPE_CLAIMS.get(name, ()):

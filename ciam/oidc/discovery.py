@@ -11,9 +11,11 @@ import hashlib
 import json
 
 from flask import Blueprint, Flask, Response, current_app, request
+from werkzeug.http import parse_etags
 
 from ciam.oidc.claims import CLAIMS_SUPPORTED, SCOPES_SUPPORTED
-from ciam.oidc.keys import SUPPORTED_ALGS, snapshot
+from ciam.oidc.keys import SUPPORTED_ALGS, KeyCache, snapshot
+from ciam.web import HSTS, SECURITY_HEADERS
 
 bp = Blueprint("discovery", __name__)
 bp.ciam_auth = "public"  # DESIGN §5.8: every blueprint declares its authentication
@@ -90,8 +92,54 @@ def jwks():
     return _cached_json(keys.jwks_body, keys.jwks_etag, current_app.config["CIAM_JWKS_MAX_AGE"])
 
 
+class MetadataFastPath:
+    """WSGI middleware answering GET/HEAD on the discovery and JWKS paths from the
+    prebuilt bodies, before Flask's dispatch, the rate limiter, CSRF and the session
+    interface (DESIGN §7: these are the most frequent requests of all). The answer is
+    the one the views above give, byte for byte, headers included. Anything else, and
+    JWKS while the key cache is due for a reload, goes on to Flask."""
+
+    def __init__(self, wsgi_app, app: Flask):
+        self.wsgi_app = wsgi_app
+        self.discovery = app.extensions["ciam.discovery"]
+        self.keys: KeyCache = app.extensions.setdefault("ciam.keys", KeyCache())
+        self.jwks_max_age = app.config["CIAM_JWKS_MAX_AGE"]
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO")
+        if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            if path == "/.well-known/openid-configuration":
+                body, etag = self.discovery
+                return self._respond(environ, start_response, body, etag, DISCOVERY_MAX_AGE)
+            if path == "/oauth/jwks":
+                keys = self.keys.fresh()
+                if keys is not None:
+                    return self._respond(
+                        environ, start_response, keys.jwks_body, keys.jwks_etag, self.jwks_max_age
+                    )
+        return self.wsgi_app(environ, start_response)
+
+    @staticmethod
+    def _respond(environ, start_response, body: bytes, etag: str, max_age: int):
+        headers = [
+            ("ETag", f'"{etag}"'),
+            ("Cache-Control", f"public, max-age={max_age}"),
+            ("Access-Control-Allow-Origin", "*"),
+            *SECURITY_HEADERS,
+        ]
+        if environ.get("wsgi.url_scheme") == "https":
+            headers.append(HSTS)
+        if parse_etags(environ.get("HTTP_IF_NONE_MATCH")).contains(etag):
+            start_response("304 NOT MODIFIED", headers)
+            return [b""]
+        headers += [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        start_response("200 OK", headers)
+        return [b"" if environ["REQUEST_METHOD"] == "HEAD" else body]
+
+
 def setup_discovery(app: Flask) -> None:
     body = json.dumps(build_metadata(app.config["CIAM_ISSUER"]), indent=1).encode()
     etag = hashlib.sha256(body).hexdigest()[:32]
     app.extensions["ciam.discovery"] = (body, etag)
     app.register_blueprint(bp)
+    app.wsgi_app = MetadataFastPath(app.wsgi_app, app)

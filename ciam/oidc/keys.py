@@ -150,9 +150,20 @@ class KeyCache:
     def __init__(self) -> None:
         self._snapshot = KeySnapshot()
         self._lock = threading.Lock()
+        # Parsed keys by kid, kept across reloads: importing a private RSA key (with
+        # OpenSSL's consistency check) takes ~35 ms, which a periodic reload would
+        # otherwise add to one request per CIAM_KEY_CACHE_SECONDS. A kid is the
+        # RFC 7638 thumbprint of the key, so it names the same key material forever.
+        self._private: dict[str, object] = {}
+        self._public: dict[str, object] = {}
 
     def invalidate(self) -> None:
         self._snapshot = KeySnapshot()
+
+    def fresh(self) -> KeySnapshot | None:
+        """The snapshot if it needs no reload (no app context needed), else None."""
+        snapshot = self._snapshot
+        return snapshot if time.monotonic() < snapshot.expires_monotonic else None
 
     def get(self) -> KeySnapshot:
         snapshot = self._snapshot
@@ -167,13 +178,15 @@ class KeyCache:
         now = utcnow()
         rows = _rows()
         published = [r for r in rows if r.publish_until is None or r.publish_until > now]
-        signers = {
-            alg: (row.kid, _import_private(row)) for alg, row in signer_rows(rows, now).items()
-        }
-        verifiers = {}
+        private, public = {}, {}
+        for row in signer_rows(rows, now).values():
+            private[row.kid] = self._private.get(row.kid) or _import_private(row)
         for row in published:
             cls = RSAKey if row.alg == "RS256" else ECKey
-            verifiers[row.kid] = (row.alg, cls.import_key(row.public_jwk))
+            public[row.kid] = self._public.get(row.kid) or cls.import_key(row.public_jwk)
+        self._private, self._public = private, public  # keys no longer used are dropped
+        signers = {alg: (row.kid, private[row.kid]) for alg, row in signer_rows(rows, now).items()}
+        verifiers = {row.kid: (row.alg, public[row.kid]) for row in published}
         body = json.dumps(
             {"keys": [r.public_jwk for r in published]}, separators=(",", ":")
         ).encode()

@@ -21,31 +21,30 @@ from authlib.oidc.core.util import create_half_hash
 from flask import Flask, current_app
 
 from ciam.accounts import assurance
-from ciam.accounts.models import User
+from ciam.accounts.models import GOOD_STANDING
 from ciam.audit.services import record
 from ciam.crypto import random_token
-from ciam.db import utcnow
-from ciam.extensions import db
 from ciam.oidc import keys, tokens
-from ciam.oidc.claims import user_claims
-from ciam.oidc.models import Portal, PortalStatus, Token
+from ciam.oidc.claims import ClaimUser, active_claim_user, user_claims
+from ciam.oidc.models import PortalStatus, Token
+from ciam.oidc.portal_cache import PortalSnapshot, get_portal_snapshot
 
 SECRET_METHODS = ["client_secret_basic", "client_secret_post"]
 
 
-def query_client(client_id: str) -> Portal | None:
-    """A retired portal is no client at all: it can neither authorize nor get tokens."""
-    if not client_id or len(client_id) > 80:
+def query_client(client_id: str) -> PortalSnapshot | None:
+    """A retired portal is no client at all: it can neither authorize nor get tokens.
+    Read through the per-process portal cache (ciam.oidc.portal_cache)."""
+    if not client_id or not isinstance(client_id, str) or len(client_id) > 80:
         return None
-    portal = db.session.scalar(db.select(Portal).where(Portal.client_id == client_id))
+    portal = get_portal_snapshot(client_id)
     if portal is None or portal.status == PortalStatus.retired:
         return None
     return portal
 
 
-def _active_user(user_id) -> User | None:
-    user = db.session.get(User, user_id) if user_id else None
-    return user if user is not None and user.can_log_in else None
+def _active_user(user_id) -> ClaimUser | None:
+    return active_claim_user(user_id)
 
 
 class UnsupportedResponseType(UnsupportedResponseTypeError):
@@ -82,7 +81,11 @@ class CiamAuthorizationServer(AuthorizationServer):
         )
 
     def save_token(self, token, request):
-        db.session.add(request.ciam_token_row)
+        # client_credentials writes nothing else: its row is committed on its own.
+        # Code and refresh grants marked a code or refresh token used in the
+        # request's transaction, and the new row must commit with that.
+        standalone = request.payload.grant_type == "client_credentials"
+        tokens.insert_token(request.ciam_token_values, standalone=standalone)
 
     def generate_token(self, grant_type, client, user=None, scope=None, **kwargs):
         raise RuntimeError("grants issue tokens through IssuingGrantMixin")
@@ -114,8 +117,10 @@ class IssuingGrantMixin:
 
     def generate_token(self, user=None, scope=None, include_refresh_token=True, **kwargs):
         ctx = self.issue_context(user)
-        body, row = tokens.issue(self.request.client, scope or "", ctx, include_refresh_token)
-        self.request.ciam_token_row = row
+        body, values = tokens.issue_values(
+            self.request.client, scope or "", ctx, include_refresh_token
+        )
+        self.request.ciam_token_values = values
         return body
 
 
@@ -191,7 +196,10 @@ class RefreshTokenGrant(IssuingGrantMixin, grants.RefreshTokenGrant):
         raw = self.request.form.get("refresh_token")
         if not raw:
             raise InvalidRequestError("Missing 'refresh_token' in request.")
-        row = tokens.consume_refresh_token(raw, client.client_id, self._validate_token_scope)
+        # Without a requested scope there is nothing to check before the token is
+        # consumed, and consuming it is then a single conditional UPDATE.
+        check = self._validate_token_scope if self.request.payload.scope else None
+        row = tokens.consume_refresh_token(raw, client.client_id, check)
         if row is None:
             raise InvalidGrantError("The refresh token is invalid, expired or revoked.")
         return row
@@ -199,7 +207,7 @@ class RefreshTokenGrant(IssuingGrantMixin, grants.RefreshTokenGrant):
     def authenticate_refresh_token(self, refresh_token):
         raise NotImplementedError  # see _validate_request_token
 
-    def authenticate_user(self, refresh_token: Token):
+    def authenticate_user(self, refresh_token: tokens.TokenRecord):
         user = _active_user(refresh_token.user_id)
         if user is None:
             raise InvalidGrantError("The account behind this refresh token is not active.")
@@ -337,9 +345,8 @@ class CiamIntrospectionEndpoint(IntrospectionEndpoint):
         return token.check_client(client)
 
     def introspect_token(self, token: tokens.IssuedToken):
-        row = token.row
-        user = _active_user(row.user_id) if row.user_id else None
-        if row.user_id and user is None:
+        row = token.row  # carries the owner's status and email (tokens.find_token)
+        if row.user_id and row.user_status not in GOOD_STANDING:
             return {"active": False}
         payload = {
             "active": True,
@@ -354,8 +361,8 @@ class CiamIntrospectionEndpoint(IntrospectionEndpoint):
         }
         if token.kind == "access_token":
             payload["jti"] = row.jti
-        if user is not None:
-            payload["username"] = user.email
+        if row.user_id:
+            payload["username"] = row.user_email
         return payload
 
 
@@ -371,7 +378,7 @@ class CiamRevocationEndpoint(RevocationEndpoint):
         if token.kind == "refresh_token":
             count = tokens.revoke_family(token.row.family_id)
         else:
-            token.row.revoked_at = token.row.revoked_at or utcnow()
+            tokens.revoke_where(Token.id == token.row.id)
             count = 1
         record(
             "oauth:token:revoked", client_id=request.client.client_id, kind=token.kind, count=count

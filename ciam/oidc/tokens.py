@@ -16,11 +16,13 @@ from datetime import datetime, timedelta
 
 from authlib.oauth2.rfc6749 import TokenMixin, scope_to_list
 from flask import current_app
+from sqlalchemy import Row
 
+from ciam.accounts.models import User
 from ciam.audit.services import record
 from ciam.crypto import hash_secret, random_token
 from ciam.db import utcnow
-from ciam.extensions import db
+from ciam.extensions import autocommit_first, db
 from ciam.oidc import keys
 from ciam.oidc.models import AuthorizationCode, Token
 
@@ -58,25 +60,26 @@ def access_token_claims(client_id: str, sub: str, scope: str, jti: str, now, ctx
     return claims
 
 
-def issue(client, scope: str, ctx: IssueContext, include_refresh_token: bool) -> tuple[dict, Token]:
-    """Build the token response body and the (unsaved) Token row behind it."""
+def issue_values(client, scope: str, ctx: IssueContext, include_refresh_token: bool):
+    """Build the token response body and the column values of the Token row behind it."""
     now = utcnow()
     jti = random_token(16)
     sub = str(ctx.user_id) if ctx.user_id else client.client_id
     claims = access_token_claims(client.client_id, sub, scope, jti, now, ctx)
     access_token = keys.sign(claims, typ=ACCESS_TOKEN_TYP)
-    row = Token(
-        jti=jti,
-        family_id=ctx.family_id,
-        client_id=client.client_id,
-        user_id=ctx.user_id,
-        session_id=ctx.session_id,
-        scope=scope,
-        auth_time=ctx.auth_time,
-        amr=ctx.amr or [],
-        issued_at=now,
-        access_expires_at=now + _ttl("CIAM_ACCESS_TOKEN_TTL"),
-    )
+    values = {
+        "id": uuid.uuid4(),
+        "jti": jti,
+        "family_id": ctx.family_id,
+        "client_id": client.client_id,
+        "user_id": ctx.user_id,
+        "session_id": ctx.session_id,
+        "scope": scope,
+        "auth_time": ctx.auth_time,
+        "amr": ctx.amr or [],
+        "issued_at": now,
+        "access_expires_at": now + _ttl("CIAM_ACCESS_TOKEN_TTL"),
+    }
     body = {
         "access_token": access_token,
         "token_type": "Bearer",
@@ -85,10 +88,30 @@ def issue(client, scope: str, ctx: IssueContext, include_refresh_token: bool) ->
     }
     if include_refresh_token and ctx.user_id is not None:
         refresh_token = random_token(32)
-        row.refresh_token_hash = hash_secret(refresh_token)
-        row.refresh_expires_at = now + _ttl("CIAM_REFRESH_TOKEN_TTL")
+        values["refresh_token_hash"] = hash_secret(refresh_token)
+        values["refresh_expires_at"] = now + _ttl("CIAM_REFRESH_TOKEN_TTL")
         body["refresh_token"] = refresh_token
-    return body, row
+    return body, values
+
+
+def issue(client, scope: str, ctx: IssueContext, include_refresh_token: bool) -> tuple[dict, Token]:
+    """As issue_values, with an (unsaved) Token row."""
+    body, values = issue_values(client, scope, ctx, include_refresh_token)
+    return body, Token(**values)
+
+
+def insert_token(values: dict, standalone: bool = False) -> None:
+    """A Core INSERT: the token endpoint never needs the row as an ORM object.
+    `standalone`: the grant wrote nothing else, so the row is committed on its own
+    (one round trip); otherwise it joins the request's transaction."""
+    if standalone:
+        autocommit_first(_INSERT_TOKEN, values)
+    else:
+        # Core on the session's connection: same transaction, no ORM execution layer.
+        db.session.connection().execute(_INSERT_TOKEN, values)
+
+
+_INSERT_TOKEN = Token.__table__.insert()
 
 
 def save_code(code: str, **fields) -> AuthorizationCode:
@@ -124,9 +147,24 @@ def consume_code(code: str, client_id: str) -> AuthorizationCode | None:
     return row
 
 
+class TokenRecord:
+    """A tokens row read with Core (no ORM object), read like the model."""
+
+    __slots__ = ("_row",)
+
+    def __init__(self, row: Row):
+        self._row = row
+
+    def __getattr__(self, name: str):
+        return getattr(self._row, name)
+
+    def get_scope(self) -> str:
+        return self._row.scope
+
+
 def consume_refresh_token(
-    raw: str, client_id: str, before_use: Callable[[Token], None] | None = None
-) -> Token | None:
+    raw: str, client_id: str, before_use: Callable[[TokenRecord], None] | None = None
+) -> TokenRecord | None:
     """Return the token row if this refresh token may be used now, marking it used.
 
     RFC 9700 §4.14.2: rotation with reuse detection. A used refresh token presented
@@ -136,26 +174,53 @@ def consume_refresh_token(
     and before it is marked used: it may refuse the request by raising (an invalid
     scope, say), and a refused request then leaves the token usable. A token that
     was already used is a reuse whatever else is wrong with the request.
+
+    Without `before_use` the usual case is one statement: a conditional UPDATE ...
+    RETURNING claims the token (PostgreSQL, SQLite >= 3.35). Only when it claims
+    nothing is the row read to tell an unknown, foreign, expired or revoked token
+    from a reuse.
     """
-    row = db.session.scalar(db.select(Token).where(Token.refresh_token_hash == hash_secret(raw)))
+    token_hash = hash_secret(raw)
+    now = utcnow()
+    if before_use is None:
+        claimed = _claim_refresh(Token.refresh_token_hash == token_hash, client_id, now)
+        if claimed is not None:
+            return claimed
+    row = db.session.execute(
+        db.select(*Token.__table__.c).where(Token.refresh_token_hash == token_hash)
+    ).first()
     if row is None or row.client_id != client_id:
         return None
-    now = utcnow()
     if row.revoked_at is not None or row.refresh_expires_at <= now:
         return None
     if row.refresh_used_at is None and before_use is not None:
-        before_use(row)
-    claimed = db.session.execute(
-        db.update(Token)
-        .where(Token.id == row.id, Token.refresh_used_at.is_(None), Token.revoked_at.is_(None))
+        before_use(TokenRecord(row))
+        claimed = _claim_refresh(Token.id == row.id, client_id, now)
+        if claimed is not None:
+            return claimed
+    revoked = revoke_family(row.family_id)
+    record("oauth:refresh:reused", client_id=client_id, actor_id=row.user_id, revoked=revoked)
+    return None
+
+
+def _claim_refresh(which, client_id: str, now) -> TokenRecord | None:
+    """Mark one unused, unrevoked, unexpired refresh token of this client used; the
+    WHERE clause makes two racing requests unable to both claim it."""
+    claim = (
+        db.update(Token.__table__)
+        .where(
+            which,
+            Token.client_id == client_id,
+            Token.refresh_used_at.is_(None),
+            Token.revoked_at.is_(None),
+            Token.refresh_expires_at > now,
+        )
         .values(refresh_used_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if claimed != 1:
-        revoked = revoke_family(row.family_id)
-        record("oauth:refresh:reused", client_id=client_id, actor_id=row.user_id, revoked=revoked)
-        return None
-    return row
+        .returning(*Token.__table__.c)
+    )
+    # Core on the session's connection: same transaction, no ORM execution layer.
+    row = db.session.connection().execute(claim).first()
+    return TokenRecord(row) if row is not None else None
 
 
 def revoke_family(family_id: str) -> int:
@@ -177,9 +242,10 @@ def revoke_where(*criteria) -> int:
 
 
 class IssuedToken(TokenMixin):
-    """A Token row seen as one kind of token, for the introspection/revocation endpoints."""
+    """A token row seen as one kind of token, for the introspection/revocation
+    endpoints. The row carries the owner's `user_status` and `user_email` too."""
 
-    def __init__(self, row: Token, kind: str, claims: dict | None = None):
+    def __init__(self, row: Row, kind: str, claims: dict | None = None):
         self.row = row
         self.kind = kind
         self.claims = claims or {}
@@ -207,6 +273,20 @@ class IssuedToken(TokenMixin):
         return self.kind == "refresh_token" and self.row.refresh_used_at is not None
 
 
+def _token_with_owner(*criteria):
+    """One Core SELECT: the token row and its user's status and email."""
+    users = User.__table__
+    return autocommit_first(
+        db.select(
+            *Token.__table__.c,
+            users.c.status.label("user_status"),
+            users.c.email.label("user_email"),
+        )
+        .outerjoin(users, users.c.id == Token.user_id)
+        .where(*criteria)
+    )
+
+
 def find_token(raw: str, hint: str | None) -> IssuedToken | None:
     """Find an access token (a JWT we signed) or a refresh token by its value."""
     if raw.count(".") == 2:
@@ -214,9 +294,9 @@ def find_token(raw: str, hint: str | None) -> IssuedToken | None:
             _, claims = keys.verify(raw, typ=ACCESS_TOKEN_TYP)
         except keys.InvalidJWT:
             return None
-        row = db.session.scalar(db.select(Token).where(Token.jti == str(claims.get("jti"))))
+        row = _token_with_owner(Token.jti == str(claims.get("jti")))
         return IssuedToken(row, "access_token", claims) if row else None
-    row = db.session.scalar(db.select(Token).where(Token.refresh_token_hash == hash_secret(raw)))
+    row = _token_with_owner(Token.refresh_token_hash == hash_secret(raw))
     return IssuedToken(row, "refresh_token") if row else None
 
 

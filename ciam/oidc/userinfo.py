@@ -7,9 +7,9 @@ import time
 from flask import current_app, jsonify, request
 
 from ciam.accounts.models import User
-from ciam.extensions import db
+from ciam.extensions import autocommit_first, db
 from ciam.oidc import keys
-from ciam.oidc.claims import user_claims
+from ciam.oidc.claims import CLAIM_USER_COLUMNS, ClaimUser, claim_user, user_claims
 from ciam.oidc.models import Token
 from ciam.oidc.tokens import ACCESS_TOKEN_TYP
 
@@ -32,7 +32,7 @@ def bearer_token() -> str | None:
     return None
 
 
-def check_access_token(raw: str) -> tuple[dict, User]:
+def check_access_token(raw: str) -> tuple[dict, ClaimUser]:
     try:
         _, claims = keys.verify(raw, typ=ACCESS_TOKEN_TYP)
     except keys.InvalidJWT as exc:
@@ -42,12 +42,17 @@ def check_access_token(raw: str) -> tuple[dict, User]:
     exp = claims.get("exp")
     if not isinstance(exp, int) or exp <= time.time():
         raise BearerError("invalid_token", "The access token has expired.")
-    row = db.session.execute(
-        db.select(Token.revoked_at, Token.user_id).where(Token.jti == str(claims.get("jti")))
-    ).first()
+    # One Core SELECT for the token's state and its owner's claims, outside any
+    # transaction (DESIGN §7: no ORM session on this path).
+    users = User.__table__
+    row = autocommit_first(
+        db.select(Token.revoked_at, Token.user_id, *CLAIM_USER_COLUMNS)
+        .outerjoin(users, users.c.id == Token.user_id)
+        .where(Token.jti == str(claims.get("jti")))
+    )
     if row is None or row.revoked_at is not None or row.user_id is None:
         raise BearerError("invalid_token", "The access token has been revoked.")
-    user = db.session.get(User, row.user_id)
+    user = claim_user(row) if row.id is not None else None
     if user is None or not user.can_log_in:
         raise BearerError("invalid_token", "The account is not active.")
     return claims, user
