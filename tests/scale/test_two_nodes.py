@@ -14,6 +14,8 @@ import pytest
 import redis
 import requests
 
+from ciam.accounts.models import User, UserStatus
+from ciam.extensions import db
 from ciam.oidc import keys
 from tests.conftest import require_service
 from tests.factories import PASSWORD
@@ -23,6 +25,7 @@ from tests.oidc_flow import Browser
 pytestmark = pytest.mark.services
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 LOGIN_LIMIT = 10  # per IP per minute, on each node
+LOCKOUT_THRESHOLD = 4
 
 
 def _port() -> int:
@@ -68,6 +71,8 @@ def nodes(app, database_url, redis_url):
         "CIAM_SECRET_KEY": app.config["SECRET_KEY"],
         "CIAM_KEY_CACHE_SECONDS": "1",
         "CIAM_LOGIN_RATE_LIMIT": f"{LOGIN_LIMIT}/minute",
+        "CIAM_LOGIN_ACCOUNT_RATE_LIMIT": "1000/minute",
+        "CIAM_LOCKOUT_THRESHOLD": str(LOCKOUT_THRESHOLD),
     }
     processes = []
     for port in ports:
@@ -171,3 +176,18 @@ def test_rate_limit_is_shared_between_nodes(nodes, redis_url):
         statuses.append(Browser(node).login(f"nobody{i}@example.test", "x").status_code)
     assert statuses[:LOGIN_LIMIT] == [401] * LOGIN_LIMIT
     assert statuses[LOGIN_LIMIT:] == [429] * 4
+
+
+def test_lockout_counter_is_shared_between_nodes(nodes, redis_url, make, ctx):
+    """Failures counted on node A and node B add up to one lockout, which then holds
+    on both nodes, even for the right password."""
+    node_a, node_b = nodes
+    redis.Redis.from_url(redis_url).flushdb()
+    user = make.user()
+    for i in range(LOCKOUT_THRESHOLD):
+        node = node_a if i % 2 == 0 else node_b
+        assert Browser(node).login(user.email, "not the password").status_code == 401
+    for node in (node_a, node_b):
+        assert Browser(node).login(user.email, PASSWORD).status_code == 401
+    db.session.expire_all()
+    assert db.session.get(User, user.id).status == UserStatus.locked
