@@ -44,7 +44,12 @@ def redirect_uri_matches(registered: str, requested: str) -> bool:
 
 
 class PortalClientMixin(ClientMixin):
-    """Mixed into the Portal model; attributes come from its columns."""
+    """Mixed into the Portal model and its cached snapshot; attributes come from the
+    portal's columns."""
+
+    @property
+    def is_public(self) -> bool:
+        return self.token_endpoint_auth_method == "none"  # noqa: S105 - an auth method name
 
     def get_client_id(self) -> str:
         return self.client_id

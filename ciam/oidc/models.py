@@ -44,10 +44,6 @@ class Portal(UUIDPrimaryKey, Timestamps, PortalClientMixin, db.Model):
     app_roles: Mapped[list] = mapped_column(JSON, default=list)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    @property
-    def is_public(self) -> bool:
-        return self.token_endpoint_auth_method == "none"  # noqa: S105 - an auth method name
-
 
 class AuthorizationCode(AuthorizationCodeMixin, db.Model):
     __tablename__ = "authorization_codes"

@@ -55,10 +55,6 @@ class PortalSnapshot(PortalClientMixin):
     token_endpoint_auth_method: str
     id_token_signed_response_alg: str
 
-    @property
-    def is_public(self) -> bool:
-        return self.token_endpoint_auth_method == "none"  # noqa: S105 - an auth method name
-
 
 class PortalCache:
     def __init__(self) -> None:
