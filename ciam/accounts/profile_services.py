@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from ciam.accounts import lockout, passwords
-from ciam.accounts.models import LoginSession, User, UserStatus
+from ciam.accounts.models import User, UserStatus
 from ciam.accounts.services import find_by_email, get_user, normalize_email, validate_email
 from ciam.accounts.sessions import end_all_sessions
 from ciam.audit.services import ActorContext, record
@@ -214,15 +214,7 @@ def change_password(
         )
     passwords.check_policy(new_password, user.email)
     user.password_hash = passwords.hash_password(new_password)
-    ended = db.session.execute(
-        db.update(LoginSession)
-        .where(
-            LoginSession.user_id == user.id,
-            LoginSession.ended_at.is_(None),
-            LoginSession.id != (keep_session_id or ""),
-        )
-        .values(ended_at=utcnow())
-    ).rowcount
+    ended = end_all_sessions(user.id, except_id=keep_session_id)
     revoked = revoke_where(Token.user_id == user.id)
     record(
         "account:password:changed",

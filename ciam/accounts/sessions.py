@@ -260,12 +260,12 @@ def end_other_sessions(user_id: uuid.UUID, keep: LoginSession, ctx: ActorContext
     return end_sessions(user_id, others, ctx, reason="ended_others_by_person")
 
 
-def end_all_sessions(user_id) -> int:
-    result = db.session.execute(
-        db.update(LoginSession)
-        .where(LoginSession.user_id == user_id, LoginSession.ended_at.is_(None))
-        .values(ended_at=utcnow())
-    )
+def end_all_sessions(user_id, except_id: str | None = None) -> int:
+    """End the person's live sessions, all of them or all but `except_id`."""
+    criteria = [LoginSession.user_id == user_id, LoginSession.ended_at.is_(None)]
+    if except_id is not None:
+        criteria.append(LoginSession.id != except_id)
+    result = db.session.execute(db.update(LoginSession).where(*criteria).values(ended_at=utcnow()))
     return result.rowcount
 
 
