@@ -14,10 +14,12 @@ def create_app(config: dict | None = None) -> Flask:
 
     from ciam import models  # noqa: F401  (every table known to Alembic and the ORM)
     from ciam.accounts import setup_accounts
+    from ciam.api import setup_api
     from ciam.cli import setup_cli
     from ciam.delegation import setup_delegation
     from ciam.errors import setup_errors
     from ciam.extensions import csrf, db, limiter, migrate
+    from ciam.invitations import setup_invitations
     from ciam.oidc import setup_oidc
     from ciam.outbox import setup_outbox
     from ciam.web import setup_proxies, setup_web
@@ -32,6 +34,8 @@ def create_app(config: dict | None = None) -> Flask:
     setup_accounts(app)
     setup_oidc(app)
     setup_delegation(app)
+    setup_invitations(app)
+    setup_api(app)
     setup_outbox(app)
     setup_cli(app)
     setup_proxies(app)

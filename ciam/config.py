@@ -32,6 +32,50 @@ def _env_int(name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _env_list(name: str, default: tuple[str, ...]) -> list[str]:
+    raw = _env(name)
+    if raw is None:
+        return list(default)
+    return [item.strip().lower() for item in raw.split(",") if item.strip()]
+
+
+# Free webmail providers: an address there says nothing about the employer.
+DEFAULT_PUBLIC_EMAIL_DOMAINS = (
+    "gmail.com",
+    "googlemail.com",
+    "outlook.com",
+    "hotmail.com",
+    "live.com",
+    "msn.com",
+    "yahoo.com",
+    "ymail.com",
+    "aol.com",
+    "icloud.com",
+    "me.com",
+    "mac.com",
+    "proton.me",
+    "protonmail.com",
+    "gmx.de",
+    "gmx.net",
+    "gmx.com",
+    "web.de",
+    "t-online.de",
+    "freenet.de",
+    "posteo.de",
+    "mail.com",
+    "mail.ru",
+    "yandex.ru",
+    "zoho.com",
+    "orange.fr",
+    "free.fr",
+    "laposte.net",
+    "libero.it",
+    "hotmail.co.uk",
+    "yahoo.co.uk",
+    "btinternet.com",
+)
+
+
 def is_loopback_host(host: str | None) -> bool:
     if not host:
         return False
@@ -126,6 +170,11 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         # are recycled instead, so one dropped by the server or a proxy fails at
         # most one request before the pool replaces it.
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": _env_int("CIAM_DB_POOL_RECYCLE", 1800)},
+        # On PostgreSQL the token, userinfo and introspection paths use their own
+        # autocommit connections and prepared statements (ciam.hotsql). Off (0) for
+        # a connection pooler that cannot keep prepared statements (PgBouncer in
+        # transaction mode before 1.21 or without max_prepared_statements).
+        "CIAM_DB_HOT_CONNECTIONS": _env("CIAM_DB_HOT_CONNECTIONS", "1") == "1",
         "CIAM_REDIS_URL": _env("CIAM_REDIS_URL"),
         "CIAM_SMTP_URL": _env("CIAM_SMTP_URL"),
         "CIAM_MAIL_FROM": _env("CIAM_MAIL_FROM", "ciam <no-reply@localhost>"),
@@ -134,6 +183,21 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "CIAM_OUTBOX_INLINE": _env("CIAM_OUTBOX_INLINE", "1") == "1",
         "CIAM_OUTBOX_MAX_ATTEMPTS": _env_int("CIAM_OUTBOX_MAX_ATTEMPTS", 12),
         "CIAM_CRM": _env("CIAM_CRM", "local"),
+        # Invitations (ciam.invitations): link lifetime in seconds, the most items one
+        # batch request may carry, items created per worker step, the shortest time
+        # between two sends of one invitation, and the largest batch body in bytes.
+        "CIAM_INVITATION_TTL": _env_int("CIAM_INVITATION_TTL", 7 * 86400),
+        "CIAM_INVITATION_BATCH_MAX": _env_int("CIAM_INVITATION_BATCH_MAX", 10_000),
+        "CIAM_INVITATION_BATCH_CHUNK": _env_int("CIAM_INVITATION_BATCH_CHUNK", 500),
+        "CIAM_INVITATION_RESEND_INTERVAL": _env_int("CIAM_INVITATION_RESEND_INTERVAL", 300),
+        "CIAM_INVITATION_BATCH_MAX_BYTES": _env_int(
+            "CIAM_INVITATION_BATCH_MAX_BYTES", 8 * 1024 * 1024
+        ),
+        # Webmail domains (DESIGN §3): a lead invited with such an address is flagged,
+        # and never matched to a customer by its domain. Comma-separated.
+        "CIAM_PUBLIC_EMAIL_DOMAINS": _env_list(
+            "CIAM_PUBLIC_EMAIL_DOMAINS", DEFAULT_PUBLIC_EMAIL_DOMAINS
+        ),
         "CIAM_TRUSTED_PROXIES": _env_int("CIAM_TRUSTED_PROXIES", 0),
         # Lifetimes in seconds. RFC 9700 §4.2: codes short-lived; we allow 60 s.
         "CIAM_CODE_TTL": _env_int("CIAM_CODE_TTL", 60),
@@ -203,6 +267,8 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     if not 0 < config["CIAM_CODE_TTL"] <= 60:
         # Issue 2 / RFC 9700 §4.2: authorization codes live at most 60 seconds here.
         raise ConfigError("CIAM_CODE_TTL must be between 1 and 60 seconds.")
+    if config["CIAM_INVITATION_TTL"] < 60 or config["CIAM_INVITATION_BATCH_CHUNK"] < 1:
+        raise ConfigError("CIAM_INVITATION_TTL must be at least 60 s and the chunk at least 1.")
     if "SECRET_KEY" not in config:
         config["SECRET_KEY"] = _secret_key(inst)
     return config

@@ -30,3 +30,32 @@ def portal(redirect_uri: str = "https://portal.example.test/callback", **kwargs)
     created, secret = portals.create_portal(redirect_uris=[redirect_uri], **kwargs)
     db.session.commit()
     return created, secret
+
+
+def org(slug: str | None = None, name: str | None = None, **kwargs):
+    """An active organization."""
+    from ciam.delegation import services as orgs
+
+    n = next(_seq)
+    created = orgs.create_org(slug or f"org-{n}", name or f"Organization {n}", **kwargs)
+    db.session.commit()
+    return created
+
+
+def crm_client(scopes=("invitations:read", "invitations:write"), **kwargs):
+    """A machine client (the CRM integration): client_credentials only, with these
+    scopes. Returns (portal, client_secret)."""
+    kwargs.setdefault("grant_types", ["client_credentials"])
+    return portal(scopes=list(scopes), **kwargs)
+
+
+def invitation(email: str, org_slug: str, roles=(), **item):
+    """A pending invitation made as the operator would. Returns (invitation, link)."""
+    from ciam.invitations import services as invitations
+
+    outcome = invitations.create_invitation(
+        {"email": email, "org": org_slug, "business_roles": list(roles), **item},
+        invitations.OPERATOR,
+    )
+    db.session.commit()
+    return outcome.invitation, outcome.link

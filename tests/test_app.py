@@ -7,7 +7,7 @@ import pytest
 from ciam.config import _secret_key, validate_issuer
 from ciam.errors import ConfigError
 
-KNOWN_AUTH = {"public", "session", "oauth"}
+KNOWN_AUTH = {"public", "session", "oauth", "api"}
 
 
 @pytest.mark.parametrize(

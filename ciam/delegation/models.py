@@ -44,3 +44,5 @@ class Membership(UUIDPrimaryKey, Timestamps, db.Model):
     admin_right: Mapped[AdminRight] = mapped_column(
         Enum(AdminRight, native_enum=False, length=20), default=AdminRight.none
     )
+    # Names of business roles held in this org (DESIGN §2); a catalogue comes later.
+    business_roles: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")

@@ -62,3 +62,11 @@ def send_email(payload: dict) -> None:
         return
     with _smtp(url) as client:
         client.send_message(message)
+
+
+@handler("invitation.batch")
+def create_invitation_batch_chunk(payload: dict) -> None:
+    # Imported here: the invitations package imports the outbox, not the other way.
+    from ciam.invitations.batch import process_chunk
+
+    process_chunk(payload)
