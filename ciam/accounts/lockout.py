@@ -113,9 +113,14 @@ def clear(user: User) -> None:
     password reset (the reset proves control of the email, DESIGN §3 unlock)."""
     if user.status == UserStatus.locked:
         user.status = UserStatus.active
-    user.failed_login_count = 0
-    user.lock_count = 0
-    user.locked_until = None
+    # Only what changes: a login with nothing to clear leaves the user unmodified,
+    # so the request's commit has no ORM flush to do for it.
+    if user.failed_login_count:
+        user.failed_login_count = 0
+    if user.lock_count:
+        user.lock_count = 0
+    if user.locked_until is not None:
+        user.locked_until = None
 
 
 def unlock(user: User, ctx: ActorContext, reason: str = "admin") -> bool:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import time
 import uuid
+from functools import cache
 
 from flask import redirect, session, url_for
 from werkzeug.wrappers import Response
 
 from ciam.accounts import assurance, mfa
 from ciam.accounts.models import LoginSession, User
-from ciam.accounts.sessions import start_session
+from ciam.accounts.sessions import DeviceFacts, browser_device_id, device_columns, start_session
 from ciam.audit.services import record
 from ciam.extensions import db
 from ciam.web import actor_context, safe_next
@@ -37,15 +38,17 @@ def _fresh_flow_cookie() -> None:
         session["login_done_for"] = login_for
 
 
-def open_login_session(user: User, amr: list[str]) -> None:
+def open_login_session(user: User, amr: list[str], device: DeviceFacts | None = None) -> None:
     """Start the login session (new id) without deciding where the browser goes."""
     _fresh_flow_cookie()
-    start_session(user, amr, actor_context(user.id))
+    start_session(user, amr, actor_context(user.id), device)
 
 
-def complete_login(user: User, amr: list[str], next_url: str | None) -> Response:
+def complete_login(
+    user: User, amr: list[str], next_url: str | None, device: DeviceFacts | None = None
+) -> Response:
     """Open the login session (new id) and continue where the person was going."""
-    open_login_session(user, amr)
+    open_login_session(user, amr, device)
     return redirect(safe_next(next_url), 303)
 
 
@@ -78,13 +81,32 @@ def begin_second_factor(
     return redirect(url_for("mfa.login_enrol"), 303)
 
 
+@cache
+def _login_facts():
+    # Built once: composing this statement costs more CPU than running it.
+    user_id = db.bindparam("user_id")
+    return db.select(
+        mfa.has_factor_clause(user_id),
+        mfa.org_requires_mfa_clause(user_id),
+        *device_columns(user_id, db.bindparam("device_id")),
+    )
+
+
 def after_password(user: User, next_url: str | None) -> Response:
     """The password was right. A person with a second factor proves it next; one
     without it sets one up first when their organization or the portal requires it
     (DESIGN §2 org policy, acr_values=mfa); everyone else is logged in."""
-    if mfa.has_factor(user.id) or _portal_wants_mfa() or mfa.org_requires_mfa(user.id):
+    # One query for everything this decision and the login need: a factor? the
+    # org's policy? this browser known to this person? the account used before?
+    # Without autoflush: none of it depends on the rows this request has written,
+    # which the commit then writes in one go.
+    with db.session.no_autoflush:
+        has_factor, org_requires, *device = db.session.execute(
+            _login_facts(), {"user_id": user.id, "device_id": browser_device_id()}
+        ).one()
+    if has_factor or _portal_wants_mfa() or org_requires:
         return begin_second_factor(user, next_url)
-    return complete_login(user, [assurance.PWD], next_url)
+    return complete_login(user, [assurance.PWD], next_url, DeviceFacts(*device))
 
 
 def step_up(user: User, login_session: LoginSession, next_url: str) -> Response:

@@ -116,25 +116,35 @@ def factors(user_id: uuid.UUID) -> list[MfaFactor]:
     return list(db.session.scalars(query))
 
 
+def has_factor_clause(user_id: uuid.UUID):
+    """True when the person has a confirmed second factor (a SQL EXISTS, so the login
+    can ask it together with its other questions in one query)."""
+    return db.exists().where(MfaFactor.user_id == user_id, MfaFactor.confirmed_at.is_not(None))
+
+
 def has_factor(user_id: uuid.UUID) -> bool:
-    return bool(factors(user_id))
+    return bool(db.session.scalar(db.select(has_factor_clause(user_id))))
 
 
 def factor_of_kind(user_id: uuid.UUID, kind: FactorKind) -> MfaFactor | None:
     return next((f for f in factors(user_id) if f.kind == kind), None)
 
 
-def org_requires_mfa(user_id: uuid.UUID) -> bool:
-    """DESIGN §2 org policy: does any of the person's organizations require MFA?"""
+def org_requires_mfa_clause(user_id: uuid.UUID):
+    """DESIGN §2 org policy as a SQL EXISTS: does any of the person's organizations
+    require MFA?"""
     from ciam.delegation.models import Membership, Organization
 
-    query = (
-        db.select(Organization.id)
-        .join(Membership, Membership.org_id == Organization.id)
-        .where(Membership.user_id == user_id, Organization.mfa_required.is_(True))
-        .limit(1)
+    return db.exists().where(
+        Membership.user_id == user_id,
+        Membership.org_id == Organization.id,
+        Organization.mfa_required.is_(True),
     )
-    return db.session.scalar(query) is not None
+
+
+def org_requires_mfa(user_id: uuid.UUID) -> bool:
+    """DESIGN §2 org policy: does any of the person's organizations require MFA?"""
+    return bool(db.session.scalar(db.select(org_requires_mfa_clause(user_id))))
 
 
 def remove_factor(user: User, factor_id: uuid.UUID, ctx: ActorContext) -> MfaFactor:

@@ -23,9 +23,13 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
 from flask import Flask, Response, current_app, g, request
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ciam.accounts.devices import describe
 from ciam.accounts.models import KnownDevice, LoginSession, User
@@ -66,6 +70,14 @@ def _is_expired(session: LoginSession, now) -> bool:
     )
 
 
+# Built once: composing a statement costs about as much CPU as running it.
+_SESSION_AND_USER = (
+    db.select(LoginSession, User)
+    .join(User, User.id == LoginSession.user_id)
+    .where(LoginSession.id == db.bindparam("session_id"))
+)
+
+
 def current_session() -> LoginSession | None:
     """The live login session of this request, or None."""
     cached = g.get("_login_session", _UNSET)
@@ -74,15 +86,16 @@ def current_session() -> LoginSession | None:
     g._login_session = None
     raw = request.cookies.get(cookie_name())
     if raw and len(raw) < 200:
-        session = db.session.get(LoginSession, hash_secret(raw))
+        # The session and its person in one round trip (the user is needed whenever
+        # the session is, to check it may still be used).
+        row = db.session.execute(_SESSION_AND_USER, {"session_id": hash_secret(raw)}).first()
+        session, user = row if row is not None else (None, None)
         now = utcnow()
-        if session is not None and not _is_expired(session, now):
-            user = db.session.get(User, session.user_id)
-            if user is not None and user.can_log_in:
-                if now - session.last_seen_at > TOUCH_INTERVAL:
-                    session.last_seen_at = now
-                g._login_session = session
-                g._current_user = user
+        if session is not None and not _is_expired(session, now) and user.can_log_in:
+            if now - session.last_seen_at > TOUCH_INTERVAL:
+                session.last_seen_at = now
+            g._login_session = session
+            g._current_user = user
     return g._login_session
 
 
@@ -90,28 +103,74 @@ def current_user() -> User | None:
     return g.get("_current_user") if current_session() else None
 
 
-def start_session(user: User, amr: list[str], ctx: ActorContext) -> LoginSession:
-    """End this browser's previous session and open a new one with a new id."""
+@dataclass(frozen=True)
+class DeviceFacts:
+    """What the login needs to know about this browser: the id of its known_devices
+    row for this person (None: a new device), and whether the account signed in
+    before (its very first sign-in is from a new device by definition)."""
+
+    known_id: uuid.UUID | None
+    seen_before: bool
+
+
+def device_columns(user_id: uuid.UUID, device_id: str) -> tuple:
+    """The two SQL expressions behind DeviceFacts, for a query that asks them along
+    with other questions (see login_flow): one round trip for all."""
+    return (
+        db.select(KnownDevice.id)
+        .where(KnownDevice.user_id == user_id, KnownDevice.device_id == device_id)
+        .scalar_subquery(),
+        db.exists().where(LoginSession.user_id == user_id)
+        | db.exists().where(KnownDevice.user_id == user_id),
+    )
+
+
+def start_session(
+    user: User, amr: list[str], ctx: ActorContext, device: DeviceFacts | None = None
+) -> LoginSession:
+    """End this browser's previous session and open a new one with a new id.
+    `device`: this browser's DeviceFacts (device_facts), when the caller already
+    read them along with other things."""
+    now = utcnow()
     previous = current_session()
     if previous is not None:
-        previous.ended_at = utcnow()
-    user.last_login_at = utcnow()
+        previous.ended_at = now
+    device_id = browser_device_id()
+    if device is None:
+        # Asked before this login's session row exists: "signed in before" must not
+        # count this very login.
+        device = device_facts(user.id, device_id)
     record("account:login:success", ctx, actor_id=user.id, amr=amr)
-    device_id = _device_id()
-    _remember_device(user, device_id, ctx)
     raw = random_token(32)
-    session = LoginSession(
-        id=hash_secret(raw),
-        user_id=user.id,
-        amr=amr,
-        ip=ctx.ip,
-        user_agent=(ctx.user_agent or "")[:400] or None,
-        device_id=device_id,
-    )
+    # The login's own rows are written with prebuilt Core statements on the
+    # session's connection (same transaction): the ORM's unit of work cost more CPU
+    # than the statements on this path (a login per browser, DESIGN §7).
+    connection = db.session.connection()
+    connection.execute(_TOUCH_USER, {"user_row": user.id, "now": now})
+    for name in ("last_login_at", "updated_at"):
+        set_committed_value(user, name, now)
+    values = {
+        "id": hash_secret(raw),
+        "user_id": user.id,
+        "auth_time": now,
+        "amr": amr,
+        "last_seen_at": now,
+        "ip": ctx.ip,
+        "user_agent": (ctx.user_agent or "")[:400] or None,
+        "ended_at": None,
+        "device_id": device_id,
+        "created_at": now,
+    }
+    connection.execute(_INSERT_SESSION, values)
+    # The row as a persistent object, as if just loaded: a change to it later in
+    # this request (ending it, say) is written like any other.
+    session = LoginSession(**values)
+    make_transient_to_detached(session)
     db.session.add(session)
     g._login_session = session
     g._current_user = user
     g._set_session_cookie = raw
+    _remember_device(user, device_id, ctx, device)
     return session
 
 
@@ -126,47 +185,87 @@ def end_session(ctx: ActorContext) -> LoginSession | None:
     return session
 
 
-def _device_id() -> str:
+def browser_device_id() -> str:
     """This browser's device id (hashed), giving it a device cookie if it has none.
-    The cookie is written again at every login, so it lives a year after the last."""
+    The cookie is written again at every login, so it lives a year after the last.
+    The same for the whole request."""
+    cached = g.get("_device_id")
+    if cached is not None:
+        return cached
     raw = request.cookies.get(device_cookie_name(), "")
     if not _DEVICE_COOKIE_VALUE.match(raw):
         raw = random_token(32)
     g._set_device_cookie = raw
-    return hash_secret(raw)
+    g._device_id = hash_secret(raw)
+    return g._device_id
 
 
-def _remember_device(user: User, device_id: str, ctx: ActorContext) -> None:
+def device_facts(user_id: uuid.UUID, device_id: str) -> DeviceFacts:
+    """Is this device known, and has the account ever signed in before? (The very
+    first sign-in of an account is from a new device by definition: recorded, but
+    not worth an email.)"""
+    # Without autoflush: nothing pending in this request changes the answer, and the
+    # commit writes it all in one go.
+    with db.session.no_autoflush:
+        row = db.session.execute(_device_facts(), {"user_id": user_id, "device_id": device_id})
+        return DeviceFacts(*row.one())
+
+
+@cache
+def _device_facts():
+    return db.select(*device_columns(db.bindparam("user_id"), db.bindparam("device_id")))
+
+
+def _remember_device(user: User, device_id: str, ctx: ActorContext, device: DeviceFacts) -> None:
     now = utcnow()
-    # One query: is this device known, and has the account ever signed in before?
-    # (The very first sign-in of an account is from a new device by definition:
-    # recorded, but not worth an email.)
-    known_id, seen_before = db.session.execute(
-        db.select(
-            db.select(KnownDevice.id)
-            .where(KnownDevice.user_id == user.id, KnownDevice.device_id == device_id)
-            .scalar_subquery(),
-            db.exists().where(LoginSession.user_id == user.id)
-            | db.exists().where(KnownDevice.user_id == user.id),
-        )
-    ).one()
     user_agent = (ctx.user_agent or "")[:400] or None
-    if known_id is not None:
-        db.session.execute(
-            db.update(KnownDevice)
-            .where(KnownDevice.id == known_id)
-            .values(last_seen_at=now, user_agent=user_agent)
-            .execution_options(synchronize_session=False)
+    if device.known_id is not None:
+        # Core on the session's connection: same transaction, and no flush of this
+        # login's pending rows ahead of the commit that writes them anyway.
+        db.session.connection().execute(
+            _TOUCH_DEVICE, {"device_row": device.known_id, "seen": now, "agent": user_agent}
         )
         return
-    first_login = not seen_before
-    db.session.add(
-        KnownDevice(user_id=user.id, device_id=device_id, last_seen_at=now, user_agent=user_agent)
+    first_login = not device.seen_before
+    db.session.connection().execute(
+        _INSERT_DEVICE,
+        {
+            "id": uuid.uuid4(),
+            "user_id": user.id,
+            "device_id": device_id,
+            "last_seen_at": now,
+            "user_agent": user_agent,
+            "created_at": now,
+        },
     )
     device = describe(user_agent)
     record("account:device:new", ctx, actor_id=user.id, device=device, first_login=first_login)
     if not first_login and user.email_verified:
         enqueue("email", _new_device_email(user, device, ctx, now), aggregate_id=str(user.id))
+
+
+# Prebuilt statements for the login path (building one costs about as much CPU as
+# running it). Bind names differ from column names, which SET clauses reserve.
+_users = User.__table__
+_TOUCH_USER = (
+    db.update(_users)
+    .where(_users.c.id == db.bindparam("user_row"))
+    .values(
+        last_login_at=db.bindparam("now", type_=_users.c.last_login_at.type),
+        updated_at=db.bindparam("now", type_=_users.c.updated_at.type),
+    )
+)
+_INSERT_SESSION = LoginSession.__table__.insert()
+_devices = KnownDevice.__table__
+_INSERT_DEVICE = _devices.insert()
+_TOUCH_DEVICE = (
+    db.update(_devices)
+    .where(_devices.c.id == db.bindparam("device_row"))
+    .values(
+        last_seen_at=db.bindparam("seen", type_=_devices.c.last_seen_at.type),
+        user_agent=db.bindparam("agent", type_=_devices.c.user_agent.type),
+    )
+)
 
 
 def _new_device_email(user: User, device: str, ctx: ActorContext, when) -> dict:

@@ -24,10 +24,12 @@ def _login_limit() -> str:
 # NIST 800-63B §5.2.2: throttle guesses on one account from however many IPs.
 @limiter.limit(login_account_limit, key_func=login_account_key, methods=["POST"])
 def login():
-    form = LoginForm()
     if request.method == "GET":
-        form.next.data = request.args.get("next", "")
-        form.email.data = request.args.get("login_hint", "")[:320]
+        # The page needs no form object, only these values (building the WTForms form
+        # costs about as much as rendering the page, and every sign-in shows it).
+        hint = request.args.get("login_hint", "")[:320]
+        return _login_page(request.args.get("next", ""), hint)
+    form = LoginForm()
     error = None
     if form.validate_on_submit():
         ctx = actor_context()
@@ -35,8 +37,15 @@ def login():
         if user is not None:
             return login_flow.after_password(user, form.next.data)
         error = "The email or password is not right."
-    status = 200 if request.method == "GET" or error is None else 401
-    return render_template("accounts/login.html", form=form, error=error), status
+    status = 200 if error is None else 401
+    return _login_page(form.next.data, form.email.data, error), status
+
+
+def _login_page(next_url: str | None, email: str | None, error: str | None = None) -> str:
+    # csrf_token() (Flask-WTF) is the token LoginForm's own field would carry.
+    return render_template(
+        "accounts/login.html", next_url=next_url or "", email=email or "", error=error
+    )
 
 
 @bp.route("/logout", methods=["GET", "POST"])

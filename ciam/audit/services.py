@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 
 from ciam.audit.models import AuditEvent
+from ciam.db import utcnow
 from ciam.extensions import db
 
 
@@ -40,6 +41,9 @@ def record(
         ip=ctx.ip,
         user_agent=(ctx.user_agent or "")[:400] or None,
         data=data,
+        # When it happened, not when the flush that writes it runs: a request's events
+        # are written together, and keep their order.
+        created_at=utcnow(),
     )
     db.session.add(event)
     return event

@@ -242,7 +242,21 @@ def authorize():
         )
     session.pop("login_done_for", None)
     grant.request.ciam_login_session = login_session
-    response = server.create_authorization_response(grant_user=user, grant=grant)
+    response = _issue_code(server, grant, user)
     if response.location:
         response.location = _with_iss(response.location)
+    return response
+
+
+def _issue_code(server, grant, user):
+    """Authlib's create_authorization_response, less its first step: it validates the
+    whole request again (portal, redirect URI, scope, PKCE and OIDC checks), which
+    get_consent_grant did a moment ago on this same grant and request."""
+    try:
+        args = grant.create_authorization_response(grant.redirect_uri, user)
+        response = server.handle_response(*args)
+    except OAuth2Error as error:
+        error.state = grant.request.payload.state
+        response = server.handle_error_response(grant.request, error)
+    grant.execute_hook("after_authorization_response", response)
     return response

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from ciam import create_app
+from ciam.accounts.mfa_models import MfaFactor
 from ciam.accounts.models import KnownDevice, LoginSession
 from ciam.accounts.sessions import session_handle
 from ciam.crypto import hash_secret
@@ -16,6 +17,7 @@ from ciam.db import utcnow
 from ciam.extensions import db
 from ciam.oidc import tokens
 from ciam.oidc.models import Token
+from tests.accounts.mfa_support import enrol_totp, submit_code, totp_now
 from tests.accounts.security_support import (
     CSRF,
     FIREFOX_LINUX,
@@ -290,6 +292,30 @@ def test_new_device_sends_an_email_but_a_known_device_does_not(app, make, ctx, s
     assert login(laptop, user.email, ua=FIREFOX_LINUX).status_code == 303
     assert login(phone, user.email, ua=SAFARI_IPHONE).status_code == 303
     assert len(smtp.messages) == 1
+    assert tags(user.id).count("account:device:new") == 2
+
+
+def _new_sign_in_emails(smtp) -> list:
+    return [m for m in smtp.messages if m["Subject"] == "New sign-in to your account"]
+
+
+def test_first_sign_in_with_a_second_factor_sends_nothing(app, make, ctx, smtp):
+    """The login session opens only after the second step; the account's very first
+    sign-in still counts as first (no email), and a new browser after it is emailed."""
+    app.test_client_class = IsolatedClient  # each browser's requests get their own `g`
+    user = make.user()
+    secret = enrol_totp(user)
+    laptop = app.test_client()
+    assert login(laptop, user.email).status_code == 303
+    assert submit_code(laptop, totp_now(secret)).status_code == 303
+    assert len(_sessions(user.id)) == 1
+    assert _new_sign_in_emails(smtp) == []
+    db.session.execute(db.update(MfaFactor).values(last_used_step=None))  # same 30 s step
+    db.session.commit()
+    phone = app.test_client()
+    assert login(phone, user.email, ua=SAFARI_IPHONE).status_code == 303
+    assert submit_code(phone, totp_now(secret)).status_code == 303
+    assert [m["To"] for m in _new_sign_in_emails(smtp)] == [user.email]
     assert tags(user.id).count("account:device:new") == 2
 
 
