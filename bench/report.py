@@ -103,153 +103,126 @@ def _row(cells) -> str:
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
 
+# The ciam rows, in the order shown: the issue's production shape first.
+CIAM_SERVERS = {
+    "ciam": "ciam (gunicorn sync)",
+    "ciam-granian": "ciam (granian)",
+    "ciam-gthread": "ciam (gunicorn gthread)",
+}
+HEADER = [
+    "scenario",
+    "server",
+    "req/s (1 core)",
+    "p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "p99 ms @70%",
+    "errors",
+    "CPU µs/req",
+    "req/CPU-s",
+    "DB CPU µs/req",
+    "RSS MB",
+    "other load (cores)",
+    "target",
+    "meets",
+]
+
+
+def _server_row(label: str, name: str, s: dict, scenario: str, is_ciam: bool) -> str:
+    return _row(
+        [
+            label,
+            name,
+            _num(s["rps"]),
+            _num(s["p50_ms"], 2),
+            _num(s["p95_ms"], 2),
+            _num(s["p99_ms"], 2),
+            _num(s["paced_p99_ms"], 2),
+            s["errors"],
+            _num(s["cpu_us"], 0),
+            _num(s["ceiling_rps"], 0),
+            _num(s["db_us"], 0),
+            _num(s["rss_mb"], 1),
+            _num(s["other_cores"], 2),
+            target_text(scenario) if is_ciam else "",
+            meets(scenario, s) if is_ciam else "",
+        ]
+    )
+
+
+def _ratio_row(name: str, sc: dict, sp: dict) -> str:
+    return _row(
+        [
+            "",
+            f"**{name} / peer**",
+            _ratio(sc["rps"], sp["rps"]),
+            _ratio(sc["p50_ms"], sp["p50_ms"]),
+            _ratio(sc["p95_ms"], sp["p95_ms"]),
+            _ratio(sc["p99_ms"], sp["p99_ms"]),
+            _ratio(sc["paced_p99_ms"], sp["paced_p99_ms"]),
+            "",
+            _ratio(sc["cpu_us"], sp["cpu_us"]),
+            _ratio(sc["ceiling_rps"], sp["ceiling_rps"]),
+            _ratio(sc["db_us"], sp["db_us"]),
+            _ratio(sc["rss_mb"], sp["rss_mb"]),
+            "",
+            "",
+            "",
+        ]
+    )
+
+
 def main_table(results: dict) -> list[str]:
-    lines = [
-        _row(
-            [
-                "scenario",
-                "server",
-                "req/s (1 core)",
-                "p50 ms",
-                "p95 ms",
-                "p99 ms",
-                "p99 ms @70%",
-                "errors",
-                "CPU µs/req",
-                "req/CPU-s",
-                "DB CPU µs/req",
-                "RSS MB",
-                "other load (cores)",
-                "target",
-                "meets",
-            ]
-        ),
-        "|" + "---|" * 15,
-    ]
+    """Per scenario: every ciam server measured, the peer, and each ciam server's
+    ratio to the peer."""
+    lines = [_row(HEADER), "|" + "---|" * len(HEADER)]
     for scenario, label in LABELS.items():
         runs = results.get(scenario)
         if not runs:
             continue
-        c, p = runs.get("ciam"), runs.get("peer")
-        sc = summarize(c) if c else None
-        sp = summarize(p) if p else None
-        for name, s in (("ciam", sc), ("oidc-provider", sp)):
-            if s is None:
-                continue
-            lines.append(
-                _row(
-                    [
-                        label if name == "ciam" else "",
-                        name,
-                        _num(s["rps"]),
-                        _num(s["p50_ms"], 2),
-                        _num(s["p95_ms"], 2),
-                        _num(s["p99_ms"], 2),
-                        _num(s["paced_p99_ms"], 2),
-                        s["errors"],
-                        _num(s["cpu_us"], 0),
-                        _num(s["ceiling_rps"], 0),
-                        _num(s["db_us"], 0),
-                        _num(s["rss_mb"], 1),
-                        _num(s["other_cores"], 2),
-                        target_text(scenario) if name == "ciam" else "",
-                        meets(scenario, s) if name == "ciam" else "",
-                    ]
-                )
-            )
-        if sc and sp:
-            lines.append(
-                _row(
-                    [
-                        "",
-                        "**ciam / peer**",
-                        _ratio(sc["rps"], sp["rps"]),
-                        _ratio(sc["p50_ms"], sp["p50_ms"]),
-                        _ratio(sc["p95_ms"], sp["p95_ms"]),
-                        _ratio(sc["p99_ms"], sp["p99_ms"]),
-                        _ratio(sc["paced_p99_ms"], sp["paced_p99_ms"]),
-                        "",
-                        _ratio(sc["cpu_us"], sp["cpu_us"]),
-                        _ratio(sc["ceiling_rps"], sp["ceiling_rps"]),
-                        _ratio(sc["db_us"], sp["db_us"]),
-                        _ratio(sc["rss_mb"], sp["rss_mb"]),
-                        "",
-                        "",
-                        "",
-                    ]
-                )
-            )
-    lines.append(_row(["invitation batch", DASH, "not yet available", *[""] * 10, DASH, DASH]))
+        ours = [
+            (name, summarize(runs[key]))
+            for key, name in CIAM_SERVERS.items()
+            if runs.get(key) and runs[key].get("peak")
+        ]
+        peer = summarize(runs["peer"]) if runs.get("peer", {}).get("peak") else None
+        rows = [(name, s, True) for name, s in ours]
+        if peer:
+            rows.append(("oidc-provider", peer, False))
+        for i, (name, s, is_ciam) in enumerate(rows):
+            lines.append(_server_row(label if i == 0 else "", name, s, scenario, is_ciam))
+        if peer:
+            lines += [_ratio_row(name, s, peer) for name, s in ours]
+    lines += invitation_rows(results.get("invitation_batch") or {})
     return lines
 
 
-def granian_table(results: dict) -> list[str]:
-    lines = [
-        _row(
-            [
-                "scenario",
-                "server",
-                "req/s (1 core)",
-                "p50 ms",
-                "p99 ms",
-                "p99 ms @70%",
-                "errors",
-                "CPU µs/req",
-                "req/CPU-s",
-                "RSS MB",
-                "other load (cores)",
-            ]
-        ),
-        "|" + "---|" * 11,
-    ]
-    for scenario, label in LABELS.items():
-        runs = results.get(scenario) or {}
-        g, r = runs.get("ciam"), runs.get("ciam-granian")
-        if not (g and r):
+def invitation_rows(runs: dict) -> list[str]:
+    """The invitation batch is not a request rate: its own two figures."""
+    if not runs:
+        return [_row(["invitation batch", DASH, "not measured in this run", *[""] * 12])]
+    lines = []
+    for key, name in CIAM_SERVERS.items():
+        run = runs.get(key)
+        if not run:
             continue
-        sg, sr = summarize(g), summarize(r)
-        for name, s in (("gunicorn 23 (sync)", sg), ("granian", sr)):
-            lines.append(
-                _row(
-                    [
-                        label if s is sg else "",
-                        name,
-                        _num(s["rps"]),
-                        _num(s["p50_ms"], 2),
-                        _num(s["p99_ms"], 2),
-                        _num(s["paced_p99_ms"], 2),
-                        s["errors"],
-                        _num(s["cpu_us"], 0),
-                        _num(s["ceiling_rps"], 0),
-                        _num(s["rss_mb"], 1),
-                        _num(s["other_cores"], 2),
-                    ]
-                )
-            )
-        lines.append(
-            _row(
-                [
-                    "",
-                    "**granian / gunicorn**",
-                    _ratio(sr["rps"], sg["rps"]),
-                    _ratio(sr["p50_ms"], sg["p50_ms"]),
-                    _ratio(sr["p99_ms"], sg["p99_ms"]),
-                    _ratio(sr["paced_p99_ms"], sg["paced_p99_ms"]),
-                    "",
-                    _ratio(sr["cpu_us"], sg["cpu_us"]),
-                    _ratio(sr["ceiling_rps"], sg["ceiling_rps"]),
-                    _ratio(sr["rss_mb"], sg["rss_mb"]),
-                    "",
-                ]
-            )
+        text = (
+            f"{run['count']:,} invitations: accepted (HTTP 202) in {run['accept_s']:.2f} s, "
+            f"processed by one `ciam worker` in {run['processing_s']:.1f} s "
+            f"({run['count'] / run['processing_s']:,.0f}/s), {run['emails']:,} emails queued"
         )
-    return lines if len(lines) > 2 else []
+        if run.get("check_failure"):
+            text = "FAILED: " + run["check_failure"].splitlines()[0][:200]
+        lines.append(_row(["invitation batch", name, text, *[""] * 12]))
+    return lines
 
 
 def noise_notes(results: dict) -> list[str]:
     """One line per server and scenario whose figures should not be trusted alone."""
     notes = []
     for scenario, runs in results.items():
+        if scenario not in LABELS:
+            continue  # the invitation batch has no request-rate figures
         for server, run in runs.items():
             s = summarize(run)
             reasons = []
@@ -293,9 +266,6 @@ def results_block(doc: dict) -> str:
     lines = [BEGIN, "", "### Latest run", ""]
     lines += machine_lines(doc)
     lines += ["", *main_table(results), ""]
-    gt = granian_table(results)
-    if gt:
-        lines += ["#### ciam under gunicorn and under granian", "", *gt, ""]
     notes = noise_notes(results)
     lines += ["#### Noisy numbers in this run", ""]
     lines += [f"- {n}" for n in notes] or ["- none flagged"]

@@ -5,7 +5,8 @@ and the peer (bench/peer, oidc-provider on PostgreSQL) in the same run, both pin
 to core 0; the load generators run on core 1. Each scenario is checked in full by a
 Python sample, warmed up, run flat out for --duration seconds, then run again at 70%
 of the peak rate for --paced-duration seconds to read the p99 the targets name.
-ciam under granian is measured too for discovery, userinfo and client_credentials.
+ciam under granian is measured too, in every scenario (and gunicorn's gthread worker
+with `--servers ...,ciam-gthread`); each ciam server gets its own ratio to the peer.
 
 Writes bench/results/<date>.json and the results part of docs/benchmarks.md. Runs
 with --only write bench/results/<date>-<scenarios>.json and leave the docs alone.
@@ -23,6 +24,7 @@ import re
 import secrets
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -31,7 +33,7 @@ from pathlib import Path
 
 import requests
 
-from bench import load, oidc, report
+from bench import invitations, load, oidc, report
 from bench.servers import Meter, Server, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,9 +50,9 @@ SCENARIOS = [
     "userinfo",
     "introspection",
     "login",
+    "invitation_batch",
 ]
-GRANIAN_SCENARIOS = ["discovery", "userinfo", "client_credentials"]
-SERVERS = ["ciam", "peer", "ciam-granian"]
+SERVERS = ["ciam", "peer", "ciam-granian", "ciam-gthread"]
 
 REDIRECT_URI = "http://127.0.0.1:9999/cb"
 EMAIL = "bench@example.test"
@@ -84,6 +86,18 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="flat-out runs per server and scenario; the best counts (default 2)",
     )
     p.add_argument("--connections", type=int, default=8, help="wrk connections (default 8)")
+    p.add_argument(
+        "--invitations",
+        type=int,
+        default=10_000,
+        help="invitations in the batch of the invitation_batch scenario (default 10,000)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=4,
+        help="threads of the one gthread/granian worker (default 4); sync gunicorn has one",
+    )
     p.add_argument(
         "--login-threads", type=int, default=4, help="browsers in the login driver (default 4)"
     )
@@ -264,8 +278,14 @@ def ciam_env(issuer: str, db: str, args) -> dict:
     return env
 
 
+CRM_CLIENT_ID = "bench-crm"
+BENCH_ORG = "bench-org"
+
+
 def setup_ciam(env: dict) -> str:
-    """Migrate, create keys, the bench portal and user; return the client secret."""
+    """Migrate, create keys, the bench portal and user, and for the invitation batch
+    an organization and a CRM client; return the bench portal's client secret (the
+    CRM client's is written to the environment as BENCH_CRM_SECRET)."""
     ciam = str(BIN / "ciam")
     # `heads`: parallel migration branches are all applied (as `make db-upgrade` does).
     sh([ciam, "db", "upgrade", "heads"], env=env, cwd=ROOT)
@@ -294,6 +314,28 @@ def setup_ciam(env: dict) -> str:
         cwd=ROOT,
     ).stdout
     secret = json.loads(out[out.index("{") :])["client_secret"]
+    sh([ciam, "orgs", "create", "--slug", BENCH_ORG, "--name", "Bench Org"], env=env, cwd=ROOT)
+    crm = sh(
+        [
+            ciam,
+            "portals",
+            "create",
+            "--name",
+            "bench CRM",
+            "--grant",
+            "client_credentials",
+            "--scope",
+            "invitations:write",
+            "--scope",
+            "invitations:read",
+            "--client-id",
+            CRM_CLIENT_ID,
+            "--json",
+        ],
+        env=env,
+        cwd=ROOT,
+    ).stdout
+    env["BENCH_CRM_SECRET"] = json.loads(crm[crm.index("{") :])["client_secret"]
     sh(
         [
             ciam,
@@ -347,6 +389,30 @@ def build_servers(args, db: str, workdir: Path) -> tuple[dict[str, Server], dict
                 cwd=ROOT,
             )
             secrets_["ciam"] = secret
+        if "ciam-gthread" in args.servers:
+            tport = free_port()
+            tenv = ciam_env(f"http://127.0.0.1:{tport}", db, args)
+            servers["ciam-gthread"] = Server(
+                name="ciam-gthread",
+                kind="gunicorn",
+                argv=[
+                    str(BIN / "gunicorn"),
+                    "--workers",
+                    "1",
+                    "--worker-class",
+                    "gthread",
+                    "--threads",
+                    str(args.threads),
+                    "--bind",
+                    f"127.0.0.1:{tport}",
+                    "ciam:create_app()",
+                ],
+                env=tenv,
+                port=tport,
+                log_path=workdir / "ciam-gthread.log",
+                cwd=ROOT,
+            )
+            secrets_["ciam-gthread"] = secret
         if "ciam-granian" in args.servers:
             gport = free_port()
             genv = ciam_env(f"http://127.0.0.1:{gport}", db, args)
@@ -360,6 +426,8 @@ def build_servers(args, db: str, workdir: Path) -> tuple[dict[str, Server], dict
                     "--factory",
                     "--workers",
                     "1",
+                    "--blocking-threads",
+                    str(args.threads),
                     "--host",
                     "127.0.0.1",
                     "--port",
@@ -519,6 +587,47 @@ class Scenario:
             rate=rate,
             label=f"{self.server}-{self.name}-{label}",
         )
+
+
+def measure_invitations(server: Server, args, workdir: Path) -> dict:
+    """One batch of --invitations invitations posted to the server; one `ciam worker`
+    on core 0 (the server's core) processes it. Accept and processing times."""
+    worker = subprocess.Popen(
+        ["taskset", "-c", "0", str(BIN / "ciam"), "worker"],
+        env=server.env,
+        cwd=ROOT,
+        stdout=(workdir / "ciam-worker.log").open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    user, _, rest = server.env["CIAM_DATABASE_URL"].partition("://")[2].partition("@")
+    try:
+        run = invitations.run_invitation_batch(
+            server.base_url,
+            CRM_CLIENT_ID,
+            server.env["BENCH_CRM_SECRET"],
+            BENCH_ORG,
+            count=args.invitations,
+            dsn=f"postgresql://{user}@{rest}",
+        )
+    except (oidc.CheckFailed, requests.RequestException) as exc:
+        log(f"  {server.name}: invitation batch FAILED: {exc}")
+        return {"server": server.name, "check_errors": 1, "check_failure": str(exc)}
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=30)
+    log(
+        f"  {server.name:13} {run['count']:,} invitations: 202 in {run['accept_seconds']:.2f} s, "
+        f"processed in {run['processing_seconds']:.1f} s ({run['items_per_second']:,.0f}/s)"
+    )
+    return {
+        "server": server.name,
+        "count": run["count"],
+        "accept_s": run["accept_seconds"],
+        "processing_s": run["processing_seconds"],
+        "emails": run["outbox_emails"] or run["emails_sent"],
+        "detail": run,
+    }
 
 
 def measure(name: str, server: Server, target: oidc.Target, args, workdir: Path) -> dict:
@@ -693,7 +802,9 @@ def main(argv=None) -> int:
             log(f"scenario {scenario}")
             doc["results"][scenario] = {}
             for name, server in servers.items():
-                if name == "ciam-granian" and scenario not in GRANIAN_SCENARIOS:
+                if scenario == "invitation_batch":
+                    if name == "ciam":  # ciam's own feature; one server suffices
+                        doc["results"][scenario][name] = measure_invitations(server, args, workdir)
                     continue
                 try:
                     doc["results"][scenario][name] = measure(

@@ -8,8 +8,14 @@ A refused request answers 429: a page for people, JSON for machines (`slow_down`
 
 from __future__ import annotations
 
+import time
+from functools import lru_cache
+
 from flask import Flask, current_app, has_app_context, jsonify, render_template, request
 from flask_limiter import Limiter, RateLimitExceeded
+from flask_limiter.util import get_remote_address
+from limits import RateLimitItem, parse
+from werkzeug.exceptions import TooManyRequests
 
 from ciam.crypto import hash_secret
 
@@ -74,6 +80,7 @@ class AppLimiter(Limiter):
 
     def init_app(self, app: Flask) -> None:
         app.register_error_handler(RateLimitExceeded, rate_limited)
+        app.register_error_handler(Throttled, throttled)
         self._initializing = app
         try:
             super().init_app(app)
@@ -107,17 +114,53 @@ def token_limit() -> str:
     return current_app.config["CIAM_TOKEN_RATE_LIMIT"]
 
 
+class Throttled(TooManyRequests):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__()
+        self.retry_after = retry_after
+
+
+@lru_cache(maxsize=64)
+def _item(limit: str) -> RateLimitItem:
+    return parse(limit)
+
+
+def enforce_token_limit() -> None:
+    """CIAM_TOKEN_RATE_LIMIT per client IP, counted with the limiter's own strategy
+    and storage (Redis when configured, so all nodes count together).
+
+    Why not the @limiter.limit decorator: on the token endpoint, the busiest one,
+    its per-request evaluation (filters, exemptions, deduction bookkeeping) cost
+    ~0.2 ms of CPU on top of the one Redis round trip that does the counting."""
+    from ciam.extensions import limiter  # ciam.extensions imports this module
+
+    if not limiter.enabled:
+        return
+    item = _item(token_limit())
+    strategy = limiter.limiter
+    if not strategy.hit(item, "token", get_remote_address()):
+        reset_at, _ = strategy.get_window_stats(item, "token", get_remote_address())
+        raise Throttled(max(1, int(reset_at - time.time())))
+
+
 def _retry_after(error: RateLimitExceeded) -> int:
     return max(1, int(error.limit.limit.get_expiry()))
 
 
 def rate_limited(error: RateLimitExceeded):
+    return _refused(_retry_after(error))
+
+
+def throttled(error: Throttled):
+    return _refused(error.retry_after)
+
+
+def _refused(retry: int):
     """429. Machines get RFC 6749-style JSON (`slow_down`, as RFC 8628 §3.5 names
     it); people get a page. Retry-After is set here: the limiter's own headers are
     off (RATELIMIT_HEADERS_ENABLED), they cost Redis round trips on every request."""
     from ciam.errors import wants_json  # ciam.errors imports the extensions
 
-    retry = _retry_after(error)
     if wants_json():
         response = jsonify(
             {

@@ -20,6 +20,7 @@ from werkzeug.serving import make_server
 
 from ciam import create_app
 from ciam.extensions import db
+from ciam.hotsql import close_hotsql
 from ciam.oidc import keys
 from tests import factories
 
@@ -73,6 +74,7 @@ def app(database_url, server_port, tmp_path_factory):
     yield application
     with application.app_context():
         db.engine.dispose()  # close pooled connections before the interpreter does
+        close_hotsql(application)
 
 
 def _clean(application) -> None:

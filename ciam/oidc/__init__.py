@@ -4,8 +4,10 @@ from flask import Flask
 
 
 def setup_oidc(app: Flask) -> None:
+    from ciam.hotsql import setup_hotsql
     from ciam.oidc import commands, discovery, server, views
 
+    setup_hotsql(app)
     server.setup_server(app)
     discovery.setup_discovery(app)
     app.register_blueprint(views.bp)

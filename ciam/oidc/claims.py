@@ -48,9 +48,15 @@ class ClaimUser:
 CLAIM_USER_COLUMNS = tuple(User.__table__.c[name] for name in ClaimUser.__dataclass_fields__)
 
 
+CLAIM_FIELDS = tuple(ClaimUser.__dataclass_fields__)
+
+
 def claim_user(row) -> ClaimUser:
-    """A ClaimUser from a row holding CLAIM_USER_COLUMNS."""
-    return ClaimUser(*(row._mapping[column] for column in CLAIM_USER_COLUMNS))
+    """A ClaimUser from a row holding CLAIM_USER_COLUMNS under their own names
+    (a SQLAlchemy row, or a psycopg one from ciam.hotsql whose status is a str)."""
+    values = {name: getattr(row, name) for name in CLAIM_FIELDS}
+    values["status"] = UserStatus(values["status"])
+    return ClaimUser(**values)
 
 
 def active_claim_user(user_id) -> ClaimUser | None:

@@ -118,6 +118,23 @@ class Token(UUIDPrimaryKey, db.Model):
         return self.scope
 
 
+class RevokedAccessToken(db.Model):
+    """A client_credentials access token revoked before it expired (RFC 7009).
+
+    Those tokens have no `tokens` row: they carry no user, no refresh token and no
+    family, so nothing needs writing when they are issued. What makes one inactive
+    is a row here or its portal being retired, both checked on every
+    introspection. Rows can be deleted once `expires_at` has passed.
+    """
+
+    __tablename__ = "revoked_access_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(80))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Consent(Timestamps, db.Model):
     __tablename__ = "consents"
     __table_args__ = (UniqueConstraint("user_id", "client_id"),)

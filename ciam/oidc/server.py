@@ -25,7 +25,7 @@ from ciam.accounts.models import GOOD_STANDING
 from ciam.audit.services import record
 from ciam.crypto import random_token
 from ciam.oidc import keys, tokens
-from ciam.oidc.claims import ClaimUser, active_claim_user, user_claims
+from ciam.oidc.claims import ClaimUser, active_claim_user, claim_user, user_claims
 from ciam.oidc.models import PortalStatus, Token
 from ciam.oidc.portal_cache import PortalSnapshot, get_portal_snapshot
 
@@ -81,11 +81,15 @@ class CiamAuthorizationServer(AuthorizationServer):
         )
 
     def save_token(self, token, request):
-        # client_credentials writes nothing else: its row is committed on its own.
+        if request.payload.grant_type == "client_credentials":
+            # Nothing to write: the JWT is self-contained, and revoking it puts
+            # its jti on a list (tokens.revoke_machine_token).
+            return
+        if getattr(request, "ciam_successor", None) is not None:
+            return  # written by the statement that rotated the refresh token
         # Code and refresh grants marked a code or refresh token used in the
         # request's transaction, and the new row must commit with that.
-        standalone = request.payload.grant_type == "client_credentials"
-        tokens.insert_token(request.ciam_token_values, standalone=standalone)
+        tokens.insert_token(request.ciam_token_values)
 
     def generate_token(self, grant_type, client, user=None, scope=None, **kwargs):
         raise RuntimeError("grants issue tokens through IssuingGrantMixin")
@@ -118,7 +122,11 @@ class IssuingGrantMixin:
     def generate_token(self, user=None, scope=None, include_refresh_token=True, **kwargs):
         ctx = self.issue_context(user)
         body, values = tokens.issue_values(
-            self.request.client, scope or "", ctx, include_refresh_token
+            self.request.client,
+            scope or "",
+            ctx,
+            include_refresh_token,
+            getattr(self.request, "ciam_successor", None),
         )
         self.request.ciam_token_values = values
         return body
@@ -143,6 +151,11 @@ class AuthorizationCodeGrant(IssuingGrantMixin, grants.AuthorizationCodeGrant):
                 "Missing 'redirect_uri' in request.", state=request.payload.state
             )
         return default
+
+    def generate_authorization_code(self) -> str:
+        # 288 bits from the OS CSPRNG, as Authlib's 48 characters give, without
+        # drawing them one character at a time (~0.1 ms per code).
+        return random_token(36)
 
     def save_authorization_code(self, code, request):
         session = request.ciam_login_session
@@ -196,6 +209,15 @@ class RefreshTokenGrant(IssuingGrantMixin, grants.RefreshTokenGrant):
         raw = self.request.form.get("refresh_token")
         if not raw:
             raise InvalidRequestError("Missing 'refresh_token' in request.")
+        if not self.request.payload.scope and tokens.can_rotate_in_one_statement():
+            # The usual refresh: nothing to check before the token is consumed, so
+            # one statement claims it and writes its successor (tokens._ROTATE).
+            successor = tokens.Successor.draw()
+            row = tokens.rotate_refresh_token(raw, client.client_id, successor)
+            if row is not None:
+                self.request.ciam_successor = successor
+                self.request.ciam_user = claim_user(row)
+                return tokens.TokenRecord(row)
         # Without a requested scope there is nothing to check before the token is
         # consumed, and consuming it is then a single conditional UPDATE.
         check = self._validate_token_scope if self.request.payload.scope else None
@@ -208,7 +230,8 @@ class RefreshTokenGrant(IssuingGrantMixin, grants.RefreshTokenGrant):
         raise NotImplementedError  # see _validate_request_token
 
     def authenticate_user(self, refresh_token: tokens.TokenRecord):
-        user = _active_user(refresh_token.user_id)
+        # Read with the token when one statement rotated it (in good standing then).
+        user = getattr(self.request, "ciam_user", None) or _active_user(refresh_token.user_id)
         if user is None:
             raise InvalidGrantError("The account behind this refresh token is not active.")
         return user
@@ -377,6 +400,9 @@ class CiamRevocationEndpoint(RevocationEndpoint):
         # the same grant, so the whole family goes.
         if token.kind == "refresh_token":
             count = tokens.revoke_family(token.row.family_id)
+        elif isinstance(token.row, tokens.MachineTokenRow):
+            tokens.revoke_machine_token(token.row)
+            count = 1
         else:
             tokens.revoke_where(Token.id == token.row.id)
             count = 1

@@ -12,19 +12,27 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from authlib.oauth2.rfc6749 import TokenMixin, scope_to_list
 from flask import current_app
 from sqlalchemy import Row
 
-from ciam.accounts.models import User
+from ciam import hotsql
+from ciam.accounts.models import GOOD_STANDING, User
 from ciam.audit.services import record
 from ciam.crypto import hash_secret, random_token
 from ciam.db import utcnow
-from ciam.extensions import autocommit_first, db
+from ciam.extensions import db
 from ciam.oidc import keys
-from ciam.oidc.models import AuthorizationCode, Token
+from ciam.oidc.claims import CLAIM_FIELDS
+from ciam.oidc.models import (
+    AuthorizationCode,
+    Portal,
+    PortalStatus,
+    RevokedAccessToken,
+    Token,
+)
 
 ACCESS_TOKEN_TYP = "at+jwt"  # noqa: S105 - RFC 9068 §2.1 header type
 
@@ -60,15 +68,38 @@ def access_token_claims(client_id: str, sub: str, scope: str, jti: str, now, ctx
     return claims
 
 
-def issue_values(client, scope: str, ctx: IssueContext, include_refresh_token: bool):
-    """Build the token response body and the column values of the Token row behind it."""
-    now = utcnow()
-    jti = random_token(16)
+@dataclass(frozen=True)
+class Successor:
+    """The new token's random values, drawn before the statement that rotates a
+    refresh token writes them (`rotate_refresh_token`)."""
+
+    id: uuid.UUID
+    jti: str
+    refresh_token: str
+    now: datetime
+
+    @classmethod
+    def draw(cls) -> Successor:
+        return cls(uuid.uuid4(), random_token(16), random_token(32), utcnow())
+
+
+def issue_values(
+    client,
+    scope: str,
+    ctx: IssueContext,
+    include_refresh_token: bool,
+    successor: Successor | None = None,
+):
+    """Build the token response body and the column values of the Token row behind
+    it (from `successor`'s values when the row was already written with them)."""
+    successor = successor or Successor.draw()
+    now = successor.now
+    jti = successor.jti
     sub = str(ctx.user_id) if ctx.user_id else client.client_id
     claims = access_token_claims(client.client_id, sub, scope, jti, now, ctx)
     access_token = keys.sign(claims, typ=ACCESS_TOKEN_TYP)
     values = {
-        "id": uuid.uuid4(),
+        "id": successor.id,
         "jti": jti,
         "family_id": ctx.family_id,
         "client_id": client.client_id,
@@ -87,7 +118,7 @@ def issue_values(client, scope: str, ctx: IssueContext, include_refresh_token: b
         "scope": scope,
     }
     if include_refresh_token and ctx.user_id is not None:
-        refresh_token = random_token(32)
+        refresh_token = successor.refresh_token
         values["refresh_token_hash"] = hash_secret(refresh_token)
         values["refresh_expires_at"] = now + _ttl("CIAM_REFRESH_TOKEN_TTL")
         body["refresh_token"] = refresh_token
@@ -100,26 +131,24 @@ def issue(client, scope: str, ctx: IssueContext, include_refresh_token: bool) ->
     return body, Token(**values)
 
 
-def insert_token(values: dict, standalone: bool = False) -> None:
-    """A Core INSERT: the token endpoint never needs the row as an ORM object.
-    `standalone`: the grant wrote nothing else, so the row is committed on its own
-    (one round trip); otherwise it joins the request's transaction."""
-    if standalone:
-        autocommit_first(_INSERT_TOKEN, values)
-    else:
-        # Core on the session's connection: same transaction, no ORM execution layer.
-        db.session.connection().execute(_INSERT_TOKEN, values)
+def insert_token(values: dict) -> None:
+    """A Core INSERT on the session's connection: it commits with the code or
+    refresh token the grant consumed in the same transaction, and the token
+    endpoint never needs the row as an ORM object."""
+    db.session.connection().execute(_INSERT_TOKEN, values)
 
 
 _INSERT_TOKEN = Token.__table__.insert()
 
 
-def save_code(code: str, **fields) -> AuthorizationCode:
-    row = AuthorizationCode(
-        id=hash_secret(code), expires_at=utcnow() + _ttl("CIAM_CODE_TTL"), **fields
-    )
-    db.session.add(row)
-    return row
+def save_code(code: str, **fields) -> None:
+    """Store a new code (only its hash) with a Core INSERT in the request's
+    transaction: the authorize step never needs it as an ORM object."""
+    values = {"id": hash_secret(code), "expires_at": utcnow() + _ttl("CIAM_CODE_TTL")}
+    db.session.connection().execute(_INSERT_CODE, {**values, **fields})
+
+
+_INSERT_CODE = AuthorizationCode.__table__.insert()
 
 
 def consume_code(code: str, client_id: str) -> AuthorizationCode | None:
@@ -127,24 +156,51 @@ def consume_code(code: str, client_id: str) -> AuthorizationCode | None:
 
     RFC 6749 §4.1.2 / RFC 9700 §4.2.4: a code presented twice is refused and every
     token it produced is revoked.
+
+    The usual case is one statement on the request's connection: a conditional
+    UPDATE ... RETURNING claims an unused code of this client. Only when it claims
+    nothing is the row read, to tell a replay (which revokes) from an unknown or
+    another client's code (which does not).
     """
-    row = db.session.get(AuthorizationCode, hash_secret(code))
-    if row is None or row.client_id != client_id:
-        return None
+    code_hash = hash_secret(code)
     now = utcnow()
-    claimed = db.session.execute(
-        db.update(AuthorizationCode)
-        .where(AuthorizationCode.id == row.id, AuthorizationCode.used_at.is_(None))
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if claimed != 1:
-        revoked = revoke_family(row.id)
-        record("oauth:code:replayed", client_id=client_id, actor_id=row.user_id, revoked=revoked)
+    claimed = (
+        db.session.connection()
+        .execute(
+            _CLAIM_CODE,
+            {"code_id": code_hash, "claimer": client_id, "now": now},
+        )
+        .first()
+    )
+    if claimed is None:
+        row = db.session.connection().execute(_CODE_OWNER, {"code_id": code_hash}).first()
+        if row is not None and row.client_id == client_id:
+            revoked = revoke_family(code_hash)
+            record(
+                "oauth:code:replayed", client_id=client_id, actor_id=row.user_id, revoked=revoked
+            )
         return None
-    if row.expires_at <= now:
+    if claimed.expires_at <= now:
         return None
-    return row
+    # A transient object (never added to the session): Authlib's grant reads the
+    # code through AuthorizationCodeMixin's getters.
+    return AuthorizationCode(**claimed._asdict())
+
+
+_CODES = AuthorizationCode.__table__
+_CLAIM_CODE = (
+    db.update(_CODES)
+    .where(
+        _CODES.c.id == db.bindparam("code_id"),
+        _CODES.c.client_id == db.bindparam("claimer"),
+        _CODES.c.used_at.is_(None),
+    )
+    .values(used_at=db.bindparam("now", type_=_CODES.c.used_at.type))
+    .returning(*_CODES.c)
+)
+_CODE_OWNER = db.select(_CODES.c.client_id, _CODES.c.user_id).where(
+    _CODES.c.id == db.bindparam("code_id")
+)
 
 
 class TokenRecord:
@@ -170,9 +226,10 @@ def consume_refresh_token(
     RFC 9700 §4.14.2: rotation with reuse detection. A used refresh token presented
     again means it leaked: the whole family is revoked.
 
-    `before_use` runs once the token is known to be valid, unused and this client's,
-    and before it is marked used: it may refuse the request by raising (an invalid
-    scope, say), and a refused request then leaves the token usable. A token that
+    `before_use` runs once the token is known to be valid, unused, this client's and
+    its owner in good standing, and before it is marked used: it may refuse the
+    request by raising (an invalid scope, say), and a refused request then leaves
+    the token usable. A token that
     was already used is a reuse whatever else is wrong with the request.
 
     Without `before_use` the usual case is one statement: a conditional UPDATE ...
@@ -186,12 +243,19 @@ def consume_refresh_token(
         claimed = _claim_refresh(Token.refresh_token_hash == token_hash, client_id, now)
         if claimed is not None:
             return claimed
+    users = User.__table__
     row = db.session.execute(
-        db.select(*Token.__table__.c).where(Token.refresh_token_hash == token_hash)
+        db.select(*Token.__table__.c, users.c.status.label("user_status"))
+        .outerjoin(users, users.c.id == Token.user_id)
+        .where(Token.refresh_token_hash == token_hash)
     ).first()
     if row is None or row.client_id != client_id:
         return None
     if row.revoked_at is not None or row.refresh_expires_at <= now:
+        return None
+    if row.refresh_used_at is None and row.user_status not in GOOD_STANDING:
+        # Refused while its owner is not in good standing, and left unused: it
+        # works again if the account does (no reuse alarm, no burnt family).
         return None
     if row.refresh_used_at is None and before_use is not None:
         before_use(TokenRecord(row))
@@ -206,6 +270,12 @@ def consume_refresh_token(
 def _claim_refresh(which, client_id: str, now) -> TokenRecord | None:
     """Mark one unused, unrevoked, unexpired refresh token of this client used; the
     WHERE clause makes two racing requests unable to both claim it."""
+    users = User.__table__
+    owner_in_good_standing = (
+        db.select(users.c.id)
+        .where(users.c.id == Token.user_id, users.c.status.in_(GOOD_STANDING))
+        .exists()
+    )
     claim = (
         db.update(Token.__table__)
         .where(
@@ -214,6 +284,7 @@ def _claim_refresh(which, client_id: str, now) -> TokenRecord | None:
             Token.refresh_used_at.is_(None),
             Token.revoked_at.is_(None),
             Token.refresh_expires_at > now,
+            owner_in_good_standing,
         )
         .values(refresh_used_at=now)
         .returning(*Token.__table__.c)
@@ -221,6 +292,70 @@ def _claim_refresh(which, client_id: str, now) -> TokenRecord | None:
     # Core on the session's connection: same transaction, no ORM execution layer.
     row = db.session.connection().execute(claim).first()
     return TokenRecord(row) if row is not None else None
+
+
+# RFC 9700 §4.14.2 rotation in one statement (PostgreSQL): claim the presented
+# refresh token (unused, unrevoked, unexpired, this client's, its owner in good
+# standing) and insert its successor in the same family, atomically and in one
+# round trip instead of BEGIN, UPDATE, SELECT, INSERT and COMMIT. When it claims
+# nothing it changed nothing, and `consume_refresh_token` then tells why (reuse
+# revokes the family).
+# Only constants are interpolated (the good-standing statuses, column names).
+_GOOD_STANDING_SQL = ", ".join(f"'{status.value}'" for status in GOOD_STANDING)
+_OWNER_COLUMNS_SQL = ", ".join(f"users.{name}" for name in CLAIM_FIELDS)
+_ROTATE = db.text(
+    f"""
+    WITH claimed AS (
+        UPDATE tokens SET refresh_used_at = :now
+        WHERE refresh_token_hash = :old_hash
+          AND client_id = :client_id
+          AND refresh_used_at IS NULL
+          AND revoked_at IS NULL
+          AND refresh_expires_at > :now
+          AND EXISTS (
+              SELECT 1 FROM users
+              WHERE users.id = tokens.user_id
+                AND users.status IN ({_GOOD_STANDING_SQL})
+          )
+        RETURNING family_id, user_id, session_id, scope, auth_time, amr
+    ), successor AS (
+        INSERT INTO tokens (
+            id, jti, family_id, client_id, user_id, session_id, scope, auth_time, amr,
+            issued_at, access_expires_at, refresh_token_hash, refresh_expires_at
+        )
+        SELECT :id, :jti, family_id, :client_id, user_id, session_id, scope, auth_time,
+               amr, :now, :access_expires_at, :new_hash, :refresh_expires_at
+        FROM claimed
+        RETURNING id
+    )
+    SELECT claimed.family_id, claimed.user_id, claimed.session_id, claimed.scope,
+           claimed.auth_time, claimed.amr, {_OWNER_COLUMNS_SQL}
+    FROM claimed JOIN users ON users.id = claimed.user_id
+    """  # noqa: S608
+)
+
+
+def can_rotate_in_one_statement() -> bool:
+    return hotsql.enabled()
+
+
+def rotate_refresh_token(raw: str, client_id: str, successor: Successor):
+    """Claim this refresh token and write its successor (see _ROTATE); return the
+    claimed row (with the owner's claim columns), or None when nothing was claimed."""
+    now = successor.now
+    return hotsql.first(
+        _ROTATE,
+        {
+            "now": now,
+            "old_hash": hash_secret(raw),
+            "client_id": client_id,
+            "id": successor.id,
+            "jti": successor.jti,
+            "access_expires_at": now + _ttl("CIAM_ACCESS_TOKEN_TTL"),
+            "new_hash": hash_secret(successor.refresh_token),
+            "refresh_expires_at": now + _ttl("CIAM_REFRESH_TOKEN_TTL"),
+        },
+    )
 
 
 def revoke_family(family_id: str) -> int:
@@ -273,18 +408,87 @@ class IssuedToken(TokenMixin):
         return self.kind == "refresh_token" and self.row.refresh_used_at is not None
 
 
-def _token_with_owner(*criteria):
-    """One Core SELECT: the token row and its user's status and email."""
+def _token_with_owner(criterion):
+    """One prepared SELECT (ciam.hotsql): the token row, its user's status and email."""
     users = User.__table__
-    return autocommit_first(
+    return (
         db.select(
             *Token.__table__.c,
             users.c.status.label("user_status"),
             users.c.email.label("user_email"),
         )
         .outerjoin(users, users.c.id == Token.user_id)
-        .where(*criteria)
+        .where(criterion)
     )
+
+
+_BY_JTI = _token_with_owner(Token.jti == db.bindparam("key"))
+_BY_REFRESH_HASH = _token_with_owner(Token.refresh_token_hash == db.bindparam("key"))
+
+
+def is_machine_token(claims: dict) -> bool:
+    """A client_credentials access token: its subject is the portal itself and no
+    person authenticated (every user's token carries auth_time). Only tokens we
+    signed get here, so the claims are ours."""
+    return claims.get("sub") == claims.get("client_id") and "auth_time" not in claims
+
+
+@dataclass(frozen=True)
+class MachineTokenRow:
+    """A client_credentials token seen through the columns of a `tokens` row, read
+    from its (verified) claims plus its portal's status and the revocation list."""
+
+    jti: str
+    client_id: str
+    scope: str
+    issued_at: datetime
+    access_expires_at: datetime
+    revoked_at: datetime | None
+    id: None = None
+    user_id: None = None
+    user_status: None = None
+    user_email: None = None
+    family_id: None = None
+    refresh_used_at: None = None
+
+
+_PORTALS = Portal.__table__
+_REVOKED = RevokedAccessToken.__table__
+# One prepared statement: the portal's status, and whether this jti was revoked.
+_MACHINE_STATE = db.select(
+    _PORTALS.c.status,
+    db.select(_REVOKED.c.jti)
+    .where(_REVOKED.c.jti == db.bindparam("jti"))
+    .exists()
+    .label("revoked"),
+).where(_PORTALS.c.client_id == db.bindparam("client_id"))
+
+
+def _machine_token(claims: dict) -> MachineTokenRow | None:
+    jti, client_id = str(claims.get("jti")), str(claims.get("client_id"))
+    state = hotsql.first(_MACHINE_STATE, {"jti": jti, "client_id": client_id})
+    if state is None:
+        return None  # its portal was deleted
+    inactive = state.revoked or state.status == PortalStatus.retired
+    return MachineTokenRow(
+        jti=jti,
+        client_id=client_id,
+        scope=str(claims.get("scope", "")),
+        issued_at=datetime.fromtimestamp(int(claims["iat"]), UTC),
+        access_expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+        revoked_at=utcnow() if inactive else None,
+    )
+
+
+def revoke_machine_token(row: MachineTokenRow) -> None:
+    """Put a client_credentials token on the revocation list (RFC 7009 §2.2: a
+    second revocation of the same token changes nothing and is not an error)."""
+    if db.session.get(RevokedAccessToken, row.jti) is None:
+        db.session.add(
+            RevokedAccessToken(
+                jti=row.jti, client_id=row.client_id, expires_at=row.access_expires_at
+            )
+        )
 
 
 def find_token(raw: str, hint: str | None) -> IssuedToken | None:
@@ -294,9 +498,12 @@ def find_token(raw: str, hint: str | None) -> IssuedToken | None:
             _, claims = keys.verify(raw, typ=ACCESS_TOKEN_TYP)
         except keys.InvalidJWT:
             return None
-        row = _token_with_owner(Token.jti == str(claims.get("jti")))
+        if is_machine_token(claims):
+            machine = _machine_token(claims)
+            return IssuedToken(machine, "access_token", claims) if machine else None
+        row = hotsql.first(_BY_JTI, {"key": str(claims.get("jti"))})
         return IssuedToken(row, "access_token", claims) if row else None
-    row = _token_with_owner(Token.refresh_token_hash == hash_secret(raw))
+    row = hotsql.first(_BY_REFRESH_HASH, {"key": hash_secret(raw)})
     return IssuedToken(row, "refresh_token") if row else None
 
 

@@ -6,8 +6,9 @@ import time
 
 from flask import current_app, jsonify, request
 
+from ciam import hotsql
 from ciam.accounts.models import User
-from ciam.extensions import autocommit_first, db
+from ciam.extensions import db
 from ciam.oidc import keys
 from ciam.oidc.claims import CLAIM_USER_COLUMNS, ClaimUser, claim_user, user_claims
 from ciam.oidc.models import Token
@@ -32,6 +33,13 @@ def bearer_token() -> str | None:
     return None
 
 
+_TOKEN_AND_OWNER = (
+    db.select(Token.revoked_at, Token.user_id, *CLAIM_USER_COLUMNS)
+    .outerjoin(User.__table__, User.__table__.c.id == Token.user_id)
+    .where(Token.jti == db.bindparam("jti"))
+)
+
+
 def check_access_token(raw: str) -> tuple[dict, ClaimUser]:
     try:
         _, claims = keys.verify(raw, typ=ACCESS_TOKEN_TYP)
@@ -42,14 +50,10 @@ def check_access_token(raw: str) -> tuple[dict, ClaimUser]:
     exp = claims.get("exp")
     if not isinstance(exp, int) or exp <= time.time():
         raise BearerError("invalid_token", "The access token has expired.")
-    # One Core SELECT for the token's state and its owner's claims, outside any
-    # transaction (DESIGN §7: no ORM session on this path).
-    users = User.__table__
-    row = autocommit_first(
-        db.select(Token.revoked_at, Token.user_id, *CLAIM_USER_COLUMNS)
-        .outerjoin(users, users.c.id == Token.user_id)
-        .where(Token.jti == str(claims.get("jti")))
-    )
+    # One prepared SELECT for the token's state and its owner's claims, outside
+    # any transaction (DESIGN §7: no ORM session on this path). Reading the row
+    # on every request keeps revocation exact on every node at once.
+    row = hotsql.first(_TOKEN_AND_OWNER, {"jti": str(claims.get("jti"))})
     if row is None or row.revoked_at is not None or row.user_id is None:
         raise BearerError("invalid_token", "The access token has been revoked.")
     user = claim_user(row) if row.id is not None else None
