@@ -45,7 +45,14 @@ def _server_executable(name: str) -> str:
     default="gunicorn",
     show_default=True,
 )
-def serve(host, port, workers, server_name):
+@click.option(
+    "--threads",
+    default=4,
+    show_default=True,
+    type=int,
+    help="granian: blocking threads per worker (requests waiting on the database overlap).",
+)
+def serve(host, port, workers, server_name, threads):
     """Serve the app with gunicorn (sync workers) or granian."""
     workers = workers or (2 * (os.cpu_count() or 1) + 1)
     bind = f"{host}:{port}"
@@ -63,8 +70,13 @@ def serve(host, port, workers, server_name):
             str(port),
             "--workers",
             str(workers),
+            "--blocking-threads",
+            str(threads),
             "ciam:create_app",
         ]
+        # glibc gives each thread its own malloc arena; two keep a threaded worker's
+        # RSS near a single-threaded one's (docs/deploy.md).
+        os.environ.setdefault("MALLOC_ARENA_MAX", "2")
     else:
         argv = [
             exe,

@@ -18,7 +18,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oidc.core.grants import OpenIDCode
 from authlib.oidc.core.util import create_half_hash
-from flask import Flask, current_app
+from flask import Flask, current_app, g
 
 from ciam.accounts import assurance
 from ciam.accounts.models import GOOD_STANDING
@@ -59,6 +59,17 @@ class UnsupportedResponseType(UnsupportedResponseTypeError):
 class CiamAuthorizationServer(AuthorizationServer):
     def query_client(self, client_id):
         return query_client(client_id)
+
+    def create_oauth2_request(self, request):
+        # One per HTTP request: Authlib asks for it again at each step (our
+        # grant_type check, grant selection), and building one (the URL, the
+        # headers) cost ~0.1 ms of CPU each time on the token endpoint.
+        if request is None and "ciam_oauth2_request" in g:
+            return g.ciam_oauth2_request
+        built = super().create_oauth2_request(request)
+        if request is None:
+            g.ciam_oauth2_request = built
+        return built
 
     def get_authorization_grant(self, request):
         for grant_cls, _ in self._authorization_grants:
