@@ -27,7 +27,7 @@ def test_portals_create_json_prints_client_id_and_secret_once(app, ctx):
         "--json",
     )
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)  # stdout only: stderr may carry log lines
     portal = db.session.scalar(db.select(Portal).where(Portal.client_id == data["client_id"]))
     assert data["client_secret"] not in (portal.client_secret_hash or "")
     assert secret_matches(data["client_secret"], portal.client_secret_hash)
@@ -49,7 +49,7 @@ def test_public_portal_has_no_secret_and_requires_pkce(app):
         "http://127.0.0.1:3000/cb",
         "--json",
     )
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)  # stdout only: stderr may carry log lines
     assert "client_secret" not in data
     assert data["token_endpoint_auth_method"] == "none"
     assert data["require_pkce"] is True
@@ -101,7 +101,7 @@ def test_users_and_orgs_create_json(app):
         "--json",
     )
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)  # stdout only: stderr may carry log lines
     assert data["email"] == "Dana@Acme.test" and data["org"] == "acme"
     duplicate = _run(
         app, "users", "create", "--email", "dana@acme.test", "--password", "a long passphrase"
