@@ -373,84 +373,48 @@ def ensure_peer_installed() -> None:
     sh(["npm", "ci", "--no-audit", "--no-fund"], cwd=PEER_DIR)
 
 
+CIAM_SERVERS = ("ciam", "ciam-gthread", "ciam-granian")
+
+
+def ciam_argv(name: str, port: int, threads: int) -> tuple[str, list[str]]:
+    """The kind and command line of one ciam server: one worker on 127.0.0.1:port."""
+    if name == "ciam-granian":
+        return "granian", [
+            str(BIN / "granian"),
+            *("--interface", "wsgi", "--factory", "--workers", "1"),
+            *("--blocking-threads", str(threads), "--host", "127.0.0.1", "--port", str(port)),
+            "ciam:create_app",
+        ]
+    argv = [str(BIN / "gunicorn"), "--workers", "1", "--bind", f"127.0.0.1:{port}"]
+    if name == "ciam-gthread":
+        argv += ["--worker-class", "gthread", "--threads", str(threads)]
+    return "gunicorn", [*argv, "ciam:create_app()"]
+
+
 def build_servers(args, db: str, workdir: Path) -> tuple[dict[str, Server], dict[str, str]]:
     servers, secrets_ = {}, {}
-    if {"ciam", "ciam-granian"} & set(args.servers):
+    wanted = [name for name in CIAM_SERVERS if name in args.servers]
+    if wanted:
+        log("setting up ciam (migrations, keys, portal, user)")
+        setup_env = ciam_env("http://127.0.0.1:1", db, args)
+        secret = setup_ciam(setup_env)
+    for name in wanted:
         port = free_port()
         env = ciam_env(f"http://127.0.0.1:{port}", db, args)
-        log("setting up ciam (migrations, keys, portal, user)")
-        secret = setup_ciam(env)
-        if "ciam" in args.servers:
-            servers["ciam"] = Server(
-                name="ciam",
-                kind="gunicorn",
-                argv=[
-                    str(BIN / "gunicorn"),
-                    "--workers",
-                    "1",
-                    "--bind",
-                    f"127.0.0.1:{port}",
-                    "ciam:create_app()",
-                ],
-                env=env,
-                port=port,
-                log_path=workdir / "ciam-gunicorn.log",
-                cwd=ROOT,
-            )
-            secrets_["ciam"] = secret
-        if "ciam-gthread" in args.servers:
-            tport = free_port()
-            tenv = ciam_env(f"http://127.0.0.1:{tport}", db, args)
-            tenv["MALLOC_ARENA_MAX"] = "2"  # as `ciam serve --server granian` sets
-            servers["ciam-gthread"] = Server(
-                name="ciam-gthread",
-                kind="gunicorn",
-                argv=[
-                    str(BIN / "gunicorn"),
-                    "--workers",
-                    "1",
-                    "--worker-class",
-                    "gthread",
-                    "--threads",
-                    str(args.threads),
-                    "--bind",
-                    f"127.0.0.1:{tport}",
-                    "ciam:create_app()",
-                ],
-                env=tenv,
-                port=tport,
-                log_path=workdir / "ciam-gthread.log",
-                cwd=ROOT,
-            )
-            secrets_["ciam-gthread"] = secret
-        if "ciam-granian" in args.servers:
-            gport = free_port()
-            genv = ciam_env(f"http://127.0.0.1:{gport}", db, args)
-            genv["MALLOC_ARENA_MAX"] = "2"  # as `ciam serve --server granian` sets
-            servers["ciam-granian"] = Server(
-                name="ciam-granian",
-                kind="granian",
-                argv=[
-                    str(BIN / "granian"),
-                    "--interface",
-                    "wsgi",
-                    "--factory",
-                    "--workers",
-                    "1",
-                    "--blocking-threads",
-                    str(args.threads),
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(gport),
-                    "ciam:create_app",
-                ],
-                env=genv,
-                port=gport,
-                log_path=workdir / "ciam-granian.log",
-                cwd=ROOT,
-            )
-            secrets_["ciam-granian"] = secret
+        env["BENCH_CRM_SECRET"] = setup_env["BENCH_CRM_SECRET"]
+        if name != "ciam":
+            env["MALLOC_ARENA_MAX"] = "2"  # threaded, as `ciam serve --server granian` sets
+        kind, argv = ciam_argv(name, port, args.threads)
+        servers[name] = Server(
+            name=name,
+            kind=kind,
+            argv=argv,
+            env=env,
+            port=port,
+            log_path=workdir / f"{name}.log",
+            cwd=ROOT,
+        )
+        secrets_[name] = secret
     if "peer" in args.servers:
         ensure_peer_installed()
         port = free_port()

@@ -10,7 +10,7 @@ from wtforms.validators import DataRequired, Length, Optional, Regexp
 from ciam.accounts.passwords import MAX_LENGTH
 
 
-def _new_password(label: str = "New password") -> PasswordField:
+def new_password_field(label: str = "New password") -> PasswordField:
     # autocomplete=new-password lets password managers offer a generated one; paste is
     # allowed (NIST 800-63B §5.1.1.2). The policy itself runs in the service.
     return PasswordField(
@@ -20,7 +20,9 @@ def _new_password(label: str = "New password") -> PasswordField:
     )
 
 
-class ProfileForm(FlaskForm):
+class NameForm(FlaskForm):
+    """The name fields, shared by the profile page and the invitation page."""
+
     given_name = StringField(
         "Given name",
         validators=[Optional(), Length(max=120)],
@@ -31,6 +33,9 @@ class ProfileForm(FlaskForm):
         validators=[Optional(), Length(max=120)],
         render_kw={"autocomplete": "family-name"},
     )
+
+
+class ProfileForm(NameForm):
     phone_number = StringField(
         "Phone",
         validators=[
@@ -62,7 +67,7 @@ class PasswordChangeForm(FlaskForm):
         validators=[DataRequired(), Length(max=MAX_LENGTH)],
         render_kw={"autocomplete": "current-password"},
     )
-    new_password = _new_password()
+    new_password = new_password_field()
     submit = SubmitField("Change password")
 
 
@@ -76,7 +81,7 @@ class ResetRequestForm(FlaskForm):
 
 
 class ResetPasswordForm(FlaskForm):
-    new_password = _new_password()
+    new_password = new_password_field()
     submit = SubmitField("Set new password")
 
 

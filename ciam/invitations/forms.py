@@ -3,29 +3,14 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField, SubmitField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms import SubmitField
 
-from ciam.accounts.passwords import MAX_LENGTH
+from ciam.accounts.profile_forms import NameForm, new_password_field
 
 
-class AcceptNewAccountForm(FlaskForm):
-    given_name = StringField(
-        "Given name",
-        validators=[Optional(), Length(max=120)],
-        render_kw={"autocomplete": "given-name"},
-    )
-    family_name = StringField(
-        "Family name",
-        validators=[Optional(), Length(max=120)],
-        render_kw={"autocomplete": "family-name"},
-    )
+class AcceptNewAccountForm(NameForm):
     # The policy (length, common and breached passwords) runs in the service.
-    password = PasswordField(
-        "Password",
-        validators=[DataRequired(), Length(max=MAX_LENGTH)],
-        render_kw={"autocomplete": "new-password"},
-    )
+    password = new_password_field("Password")
     submit = SubmitField("Create account and join")
 
 
