@@ -12,12 +12,19 @@ import time
 import uuid
 from functools import cache
 
-from flask import redirect, session, url_for
+from flask import g, redirect, session, url_for
 from werkzeug.wrappers import Response
 
 from ciam.accounts import assurance, mfa
 from ciam.accounts.models import LoginSession, User
-from ciam.accounts.sessions import DeviceFacts, browser_device_id, device_columns, start_session
+from ciam.accounts.services import normalize_email
+from ciam.accounts.sessions import (
+    DeviceFacts,
+    browser_device_id,
+    device_columns,
+    presented_device_id,
+    start_session,
+)
 from ciam.audit.services import record
 from ciam.extensions import db
 from ciam.web import actor_context, safe_next
@@ -81,29 +88,61 @@ def begin_second_factor(
     return redirect(url_for("mfa.login_enrol"), 303)
 
 
-@cache
-def _login_facts():
-    # Built once: composing this statement costs more CPU than running it.
-    user_id = db.bindparam("user_id")
-    return db.select(
+def _facts_columns(user_id, device_id) -> tuple:
+    # What after_password asks: a factor? the org's policy? this browser known to
+    # this person? the account used before?
+    return (
         mfa.has_factor_clause(user_id),
         mfa.org_requires_mfa_clause(user_id),
-        *device_columns(user_id, db.bindparam("device_id")),
+        *device_columns(user_id, device_id),
     )
+
+
+# Built once: composing these statements costs more CPU than running them.
+@cache
+def _login_facts():
+    return db.select(*_facts_columns(db.bindparam("user_id"), db.bindparam("device_id")))
+
+
+@cache
+def _user_and_login_facts():
+    return db.select(User, *_facts_columns(User.id, db.bindparam("device_id"))).where(
+        User.email_normalized == db.bindparam("email")
+    )
+
+
+def find_for_login(email: str) -> User | None:
+    """The login page's lookup for services.authenticate: the person with this
+    email and, in the same query (one round trip fewer), what after_password will
+    ask about them, kept for this request. Only reads: the password decides next.
+    The device is the one this browser presented (none: a new device), so no
+    outcome of the lookup changes what the browser is sent."""
+    params = {"email": normalize_email(email), "device_id": presented_device_id()}
+    row = db.session.execute(_user_and_login_facts(), params).first()
+    if row is None:
+        return None
+    user, *facts = row
+    g._login_facts = (user.id, tuple(facts))
+    return user
+
+
+def _facts_for(user: User, device_id: str) -> tuple:
+    found = g.pop("_login_facts", None)
+    if found is not None and found[0] == user.id:
+        return found[1]
+    # Without autoflush: none of it depends on the rows this request has written,
+    # which the commit then writes in one go.
+    with db.session.no_autoflush:
+        row = db.session.execute(_login_facts(), {"user_id": user.id, "device_id": device_id})
+        return tuple(row.one())
 
 
 def after_password(user: User, next_url: str | None) -> Response:
     """The password was right. A person with a second factor proves it next; one
     without it sets one up first when their organization or the portal requires it
     (DESIGN §2 org policy, acr_values=mfa); everyone else is logged in."""
-    # One query for everything this decision and the login need: a factor? the
-    # org's policy? this browser known to this person? the account used before?
-    # Without autoflush: none of it depends on the rows this request has written,
-    # which the commit then writes in one go.
-    with db.session.no_autoflush:
-        has_factor, org_requires, *device = db.session.execute(
-            _login_facts(), {"user_id": user.id, "device_id": browser_device_id()}
-        ).one()
+    # Read with the person when find_for_login found them, else in one query now.
+    has_factor, org_requires, *device = _facts_for(user, browser_device_id())
     if has_factor or _portal_wants_mfa() or org_requires:
         return begin_second_factor(user, next_url)
     return complete_login(user, [assurance.PWD], next_url, DeviceFacts(*device))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from ciam.accounts import lockout, passwords
 from ciam.accounts.models import User, UserStatus
@@ -72,14 +73,21 @@ def create_user(
     return user
 
 
-def authenticate(email: str, password: str, ctx: ActorContext) -> User | None:
+def authenticate(
+    email: str,
+    password: str,
+    ctx: ActorContext,
+    lookup: Callable[[str], User | None] = find_by_email,
+) -> User | None:
     """Check email and password. Unknown, locked, inactive and wrong all look the same.
 
     No enumeration (ASVS 2.2.1, NIST 800-63B §5.2.2): every path hashes the password
     once, the unknown email against a dummy hash, and the caller shows one message.
     A locked account checks the password too but refuses even the right one.
+    `lookup` finds the person by email: find_by_email, or a caller's variant that
+    reads more in the same query (login_flow.find_for_login).
     """
-    user = find_by_email(email) if email else None
+    user = lookup(email) if email else None
     if user is None:
         passwords.burn_time(password)
         record("account:login:failure", ctx, reason="unknown_email")

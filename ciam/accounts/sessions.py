@@ -22,24 +22,35 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 
+import psycopg
 from flask import Flask, Response, current_app, g, request
+from psycopg.types.json import Json
+from sqlalchemy import JSON
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql import Executable
 
 from ciam.accounts.devices import describe
 from ciam.accounts.models import KnownDevice, LoginSession, User
-from ciam.audit.services import ActorContext, record
+from ciam.audit.services import (
+    INSERT_EVENT,
+    ActorContext,
+    event_values,
+    record,
+    take_unwritten,
+)
 from ciam.crypto import hash_secret, random_token
 from ciam.db import utcnow
 from ciam.extensions import db
 from ciam.oidc.models import Token
 from ciam.oidc.tokens import revoke_where
-from ciam.outbox.services import enqueue
+from ciam.outbox.services import INSERT_MESSAGE, message_values, note_enqueued
 
 TOUCH_INTERVAL = timedelta(seconds=60)
 DEVICE_COOKIE_MAX_AGE = 365 * 86400
@@ -125,6 +136,67 @@ def device_columns(user_id: uuid.UUID, device_id: str) -> tuple:
     )
 
 
+# A write: a prebuilt Core statement and the rows (parameter sets) it runs for.
+Write = tuple[Executable, Sequence[dict]]
+
+
+def write_together(writes: Sequence[Write]) -> None:
+    """Run these writes, in order, in the request's transaction (committed, or rolled
+    back, with everything else the request did: DESIGN §5.2-5.3).
+
+    On PostgreSQL (psycopg) they are sent in one pipeline: one round trip for all,
+    and no SQLAlchemy execution overhead per statement. Each statement's SQL is
+    compiled once per process. Every row must give every parameter of its statement
+    (no column defaults are applied here): event_values, message_values and the
+    login's own rows do. Anywhere else (SQLite) they run one by one through
+    SQLAlchemy with the same rows.
+    """
+    connection = db.session.connection()
+    driver = connection.connection.driver_connection
+    if not isinstance(driver, psycopg.Connection) or not _PIPELINE_SUPPORTED:
+        for statement, rows in writes:
+            connection.execute(statement, list(rows))
+        return
+    try:
+        with driver.cursor() as cursor, driver.pipeline():
+            for statement, rows in writes:
+                sql, json_names = _postgresql_text(statement, connection.dialect)
+                params = [_psycopg_params(row, json_names) for row in rows]
+                if len(params) == 1:
+                    cursor.execute(sql, params[0])
+                else:
+                    cursor.executemany(sql, params)
+    except psycopg.Error as error:
+        # As SQLAlchemy would raise it (IntegrityError, OperationalError...); the
+        # transaction is failed and the request rolls it back.
+        raise DBAPIError.instance(None, None, error, psycopg.Error) from error
+
+
+_PIPELINE_SUPPORTED = psycopg.Pipeline.is_supported()  # libpq 14 or later
+_POSTGRESQL_TEXT: dict[int, tuple[str, frozenset[str]]] = {}
+
+
+def _postgresql_text(statement: Executable, dialect) -> tuple[str, frozenset[str]]:
+    """A prebuilt statement's SQL for psycopg, and which parameters are JSON."""
+    found = _POSTGRESQL_TEXT.get(id(statement))
+    if found is None:
+        compiled = statement.compile(dialect=dialect)
+        json_names = frozenset(
+            name for name, bind in compiled.binds.items() if isinstance(bind.type, JSON)
+        )
+        found = _POSTGRESQL_TEXT[id(statement)] = (str(compiled), json_names)
+    return found
+
+
+def _psycopg_params(row: dict, json_names: frozenset[str]) -> dict:
+    if not json_names:
+        return row
+    return {
+        name: Json(value) if name in json_names and value is not None else value
+        for name, value in row.items()
+    }
+
+
 def start_session(
     user: User, amr: list[str], ctx: ActorContext, device: DeviceFacts | None = None
 ) -> LoginSession:
@@ -140,15 +212,7 @@ def start_session(
         # Asked before this login's session row exists: "signed in before" must not
         # count this very login.
         device = device_facts(user.id, device_id)
-    record("account:login:success", ctx, actor_id=user.id, amr=amr)
     raw = random_token(32)
-    # The login's own rows are written with prebuilt Core statements on the
-    # session's connection (same transaction): the ORM's unit of work cost more CPU
-    # than the statements on this path (a login per browser, DESIGN §7).
-    connection = db.session.connection()
-    connection.execute(_TOUCH_USER, {"user_row": user.id, "now": now})
-    for name in ("last_login_at", "updated_at"):
-        set_committed_value(user, name, now)
     values = {
         "id": hash_secret(raw),
         "user_id": user.id,
@@ -161,7 +225,30 @@ def start_session(
         "device_id": device_id,
         "created_at": now,
     }
-    connection.execute(_INSERT_SESSION, values)
+    # The login's own rows are written together with prebuilt Core statements in the
+    # request's transaction (write_together): the ORM's unit of work cost more CPU
+    # than the statements on this path (a login per browser, DESIGN §7), and on
+    # PostgreSQL they all go in one round trip.
+    # Events recorded earlier in this request (the password check's) join this
+    # login's own in one INSERT, rather than costing the commit an ORM flush.
+    events = [
+        *take_unwritten(),
+        event_values("account:login:success", ctx, actor_id=user.id, amr=amr),
+    ]
+    messages: list[dict] = []
+    writes: list[Write] = [
+        (_TOUCH_USER, [{"user_row": user.id, "now": now}]),
+        (_INSERT_SESSION, [values]),
+        *_device_writes(user, device_id, ctx, device, now, events, messages),
+    ]
+    if messages:
+        writes.append((INSERT_MESSAGE, messages))
+    writes.append((INSERT_EVENT, events))
+    write_together(writes)
+    for message in messages:
+        note_enqueued(message["id"])
+    for name in ("last_login_at", "updated_at"):
+        set_committed_value(user, name, now)
     # The row as a persistent object, as if just loaded: a change to it later in
     # this request (ending it, say) is written like any other.
     session = LoginSession(**values)
@@ -170,7 +257,6 @@ def start_session(
     g._login_session = session
     g._current_user = user
     g._set_session_cookie = raw
-    _remember_device(user, device_id, ctx, device)
     return session
 
 
@@ -183,6 +269,13 @@ def end_session(ctx: ActorContext) -> LoginSession | None:
     g._current_user = None
     g._set_session_cookie = ""
     return session
+
+
+def presented_device_id() -> str | None:
+    """The device id (hashed) of the device cookie this browser sent, if it sent a
+    well-formed one. Sets no cookie (see browser_device_id)."""
+    raw = request.cookies.get(device_cookie_name(), "")
+    return hash_secret(raw) if _DEVICE_COOKIE_VALUE.match(raw) else None
 
 
 def browser_device_id() -> str:
@@ -216,32 +309,41 @@ def _device_facts():
     return db.select(*device_columns(db.bindparam("user_id"), db.bindparam("device_id")))
 
 
-def _remember_device(user: User, device_id: str, ctx: ActorContext, device: DeviceFacts) -> None:
-    now = utcnow()
+def _device_writes(
+    user: User,
+    device_id: str,
+    ctx: ActorContext,
+    device: DeviceFacts,
+    now,
+    events: list[dict],
+    messages: list[dict],
+) -> list[Write]:
+    """The writes that remember this browser for this person. A new device also gets
+    its audit event (added to `events`) and, unless this is the account's very first
+    sign-in, the email that tells the person (added to `messages`, for the outbox)."""
     user_agent = (ctx.user_agent or "")[:400] or None
     if device.known_id is not None:
-        # Core on the session's connection: same transaction, and no flush of this
-        # login's pending rows ahead of the commit that writes them anyway.
-        db.session.connection().execute(
-            _TOUCH_DEVICE, {"device_row": device.known_id, "seen": now, "agent": user_agent}
-        )
-        return
+        touch = {"device_row": device.known_id, "seen": now, "agent": user_agent}
+        return [(_TOUCH_DEVICE, [touch])]
     first_login = not device.seen_before
-    db.session.connection().execute(
-        _INSERT_DEVICE,
-        {
-            "id": uuid.uuid4(),
-            "user_id": user.id,
-            "device_id": device_id,
-            "last_seen_at": now,
-            "user_agent": user_agent,
-            "created_at": now,
-        },
+    row = {
+        "id": uuid.uuid4(),
+        "user_id": user.id,
+        "device_id": device_id,
+        "last_seen_at": now,
+        "user_agent": user_agent,
+        "created_at": now,
+    }
+    described = describe(user_agent)
+    events.append(
+        event_values(
+            "account:device:new", ctx, actor_id=user.id, device=described, first_login=first_login
+        )
     )
-    device = describe(user_agent)
-    record("account:device:new", ctx, actor_id=user.id, device=device, first_login=first_login)
     if not first_login and user.email_verified:
-        enqueue("email", _new_device_email(user, device, ctx, now), aggregate_id=str(user.id))
+        email = _new_device_email(user, described, ctx, now)
+        messages.append(message_values("email", email, aggregate_id=str(user.id)))
+    return [(_INSERT_DEVICE, [row])]
 
 
 # Prebuilt statements for the login path (building one costs about as much CPU as
