@@ -46,9 +46,13 @@ class ClaimUser:
 
 
 CLAIM_USER_COLUMNS = tuple(User.__table__.c[name] for name in ClaimUser.__dataclass_fields__)
+# The same without `id`, for a row whose `id` is another table's (a code's) and
+# which names its owner `user_id`.
+OWNER_CLAIM_COLUMNS = tuple(column for column in CLAIM_USER_COLUMNS if column.name != "id")
 
 
 CLAIM_FIELDS = tuple(ClaimUser.__dataclass_fields__)
+_OWNER_FIELDS = tuple(column.name for column in OWNER_CLAIM_COLUMNS)
 
 
 def claim_user(row) -> ClaimUser:
@@ -57,6 +61,13 @@ def claim_user(row) -> ClaimUser:
     values = {name: getattr(row, name) for name in CLAIM_FIELDS}
     values["status"] = UserStatus(values["status"])
     return ClaimUser(**values)
+
+
+def owner_claim_user(row) -> ClaimUser:
+    """A ClaimUser from a row holding OWNER_CLAIM_COLUMNS and the owner's `user_id`."""
+    values = {name: getattr(row, name) for name in _OWNER_FIELDS}
+    values["status"] = UserStatus(values["status"])
+    return ClaimUser(id=row.user_id, **values)
 
 
 def active_claim_user(user_id) -> ClaimUser | None:
