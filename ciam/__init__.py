@@ -18,14 +18,15 @@ def create_app(config: dict | None = None) -> Flask:
     from ciam.cli import setup_cli
     from ciam.delegation import setup_delegation
     from ciam.errors import setup_errors
-    from ciam.extensions import csrf, db, limiter, migrate
+    from ciam.extensions import csrf, db, limiter
     from ciam.invitations import setup_invitations
     from ciam.oidc import setup_oidc
     from ciam.outbox import setup_outbox
+    from ciam.schema import setup_schema
     from ciam.web import setup_proxies, setup_web
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(_migrations_dir()))
+    setup_schema(app)  # `ciam db ...`; Alembic loads only when such a command runs
     csrf.init_app(app)
     limiter.init_app(app)
 
@@ -40,9 +41,3 @@ def create_app(config: dict | None = None) -> Flask:
     setup_cli(app)
     setup_proxies(app)
     return app
-
-
-def _migrations_dir():
-    from pathlib import Path
-
-    return Path(__file__).resolve().parent.parent / "migrations"

@@ -1,7 +1,6 @@
 """Extension singletons, bound to the app in create_app()."""
 
 from flask_limiter.util import get_remote_address
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 
@@ -9,6 +8,5 @@ from ciam.db import Base
 from ciam.ratelimit import AppLimiter
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate(compare_type=True, render_as_batch=True)
 csrf = CSRFProtect()
 limiter = AppLimiter(key_func=get_remote_address, default_limits=[])

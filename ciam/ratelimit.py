@@ -125,9 +125,10 @@ def _item(limit: str) -> RateLimitItem:
     return parse(limit)
 
 
-def enforce_token_limit() -> None:
-    """CIAM_TOKEN_RATE_LIMIT per client IP, counted with the limiter's own strategy
-    and storage (Redis when configured, so all nodes count together).
+def count_token_request(ip: str) -> bool:
+    """Count one token request from `ip` against CIAM_TOKEN_RATE_LIMIT, with the
+    limiter's own strategy and storage (Redis when configured, so all nodes count
+    together); False when the limit is exceeded.
 
     Why not the @limiter.limit decorator: on the token endpoint, the busiest one,
     its per-request evaluation (filters, exemptions, deduction bookkeeping) cost
@@ -135,11 +136,17 @@ def enforce_token_limit() -> None:
     from ciam.extensions import limiter  # ciam.extensions imports this module
 
     if not limiter.enabled:
-        return
-    item = _item(token_limit())
-    strategy = limiter.limiter
-    if not strategy.hit(item, "token", get_remote_address()):
-        reset_at, _ = strategy.get_window_stats(item, "token", get_remote_address())
+        return True
+    return limiter.limiter.hit(_item(token_limit()), "token", ip)
+
+
+def enforce_token_limit() -> None:
+    """CIAM_TOKEN_RATE_LIMIT per client IP: 429 (Throttled) past it."""
+    from ciam.extensions import limiter
+
+    ip = get_remote_address()
+    if not count_token_request(ip):
+        reset_at, _ = limiter.limiter.get_window_stats(_item(token_limit()), "token", ip)
         raise Throttled(max(1, int(reset_at - time.time())))
 
 

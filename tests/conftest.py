@@ -22,6 +22,7 @@ from ciam import create_app
 from ciam.extensions import db
 from ciam.hotsql import close_hotsql
 from ciam.oidc import keys
+from ciam.schema import init_migrations
 from tests import factories
 
 REQUIRE_SERVICES = os.environ.get("CIAM_TEST_REQUIRE_SERVICES") == "1"
@@ -67,6 +68,7 @@ def app(database_url, server_port, tmp_path_factory):
             "SERVER_NAME": f"127.0.0.1:{server_port}",
         }
     )
+    init_migrations(application)
     with application.app_context():
         # Every run starts from an empty schema through the real migrations.
         flask_migrate.downgrade(revision="base")

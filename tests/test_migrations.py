@@ -30,3 +30,27 @@ def test_downgrade_then_upgrade_round_trips(ctx):
     assert _tables() == set()
     flask_migrate.upgrade(revision="heads")
     assert _tables() == expected
+
+
+def test_web_app_does_not_load_alembic(tmp_path):
+    """Alembic and zxcvbn (~12 MB each) load only when used: a web worker's create_app
+    skips both, and `ciam db` still finds and runs its subcommands."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from ciam import create_app; app = create_app(); "
+        "assert 'alembic' not in sys.modules, 'alembic loaded'; "
+        "assert 'zxcvbn' not in sys.modules, 'zxcvbn loaded'; "
+        "from click.testing import CliRunner; from ciam.cli import main; "
+        "r = CliRunner().invoke(main, ['db', '--help']); "
+        "assert r.exit_code == 0 and 'upgrade' in r.output, r.output; "
+        "r = CliRunner().invoke(main, ['db', 'upgrade', 'heads']); "
+        "assert r.exit_code == 0, r.output; "
+        "assert 'alembic' in sys.modules"
+    )
+    env = {"CIAM_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr

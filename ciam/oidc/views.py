@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from flask import Blueprint, Response, request
 
 from ciam.extensions import csrf
@@ -36,23 +37,33 @@ def authorize():
     return authorize_flow.authorize()
 
 
+def _repeated_parameter() -> Response | None:
+    """RFC 6749 §3.2: "Request and response parameters MUST NOT be included more
+    than once." Authlib would take the first value; refused as invalid_request. The
+    name is not echoed: error_description allows only a narrow ASCII set (§5.2)."""
+    if any(len(values) > 1 for _, values in request.form.lists()):
+        error = InvalidRequestError("A parameter was sent more than once.")
+        return get_server().handle_error_response(None, error)
+    return None
+
+
 @bp.post("/token")
 @csrf.exempt
 def token():
     enforce_token_limit()  # per client IP, CIAM_TOKEN_RATE_LIMIT (ASVS 11.1.4)
-    return get_server().create_token_response()
+    return _repeated_parameter() or get_server().create_token_response()
 
 
 @bp.post("/introspect")
 @csrf.exempt
 def introspect():
-    return get_server().create_endpoint_response("introspection")
+    return _repeated_parameter() or get_server().create_endpoint_response("introspection")
 
 
 @bp.post("/revoke")
 @csrf.exempt
 def revoke():
-    return get_server().create_endpoint_response("revocation")
+    return _repeated_parameter() or get_server().create_endpoint_response("revocation")
 
 
 @bp.route("/userinfo", methods=["GET", "POST"])

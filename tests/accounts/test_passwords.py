@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -214,3 +215,43 @@ def test_local_list_answers_when_the_api_is_down(pwned_down, ctx):
     assert _code("correct horse battery staple") == "password_breached"
     assert _code("Correct Horse Battery Staple") == "password_breached"
     assert _code(STRONG) is None
+
+
+def test_one_argon2_computation_at_a_time_per_core(monkeypatch):
+    """Threads of one worker pinned to one core take turns hashing (each argon2id
+    holds 19 MiB; run together they thrash the caches and all finish later)."""
+    running, peak, lock = [0], [0], threading.Lock()
+    real = passwords.hasher
+
+    class Tracking:
+        def verify(self, stored, password):
+            with lock:
+                running[0] += 1
+                peak[0] = max(peak[0], running[0])
+            time.sleep(0.05)
+            with lock:
+                running[0] -= 1
+            return real.verify(stored, password)
+
+    stored = real.hash("tracked password 1")
+    monkeypatch.setattr(passwords, "hasher", Tracking())
+    monkeypatch.setattr(passwords.os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    passwords._hashing_slots.cache_clear()
+    try:
+        results = []
+        threads = [
+            threading.Thread(
+                target=lambda: results.append(
+                    passwords.verify_password(stored, "tracked password 1")
+                )
+            )
+            for _ in range(3)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        passwords._hashing_slots.cache_clear()
+    assert results == [True, True, True]
+    assert peak[0] == 1

@@ -13,6 +13,7 @@ from html import unescape
 from urllib.parse import parse_qs, urlencode
 
 import pytest
+import requests
 
 from tests.factories import PASSWORD
 from tests.oidc.rp import portal_rp, redeem, validate_id_token
@@ -286,3 +287,28 @@ def test_authorization_by_post_through_consent(live_server, make):
     callback = redirect_params(allowed)
     assert callback["code"]
     assert callback["state"] == "st-1"
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/oauth/token", "grant_type=client_credentials&grant_type=client_credentials"),
+        ("/oauth/token", "grant_type=client_credentials&scope=openid&scope=profile"),
+        ("/oauth/introspect", "token=a&token=b"),
+        ("/oauth/revoke", "token=a&token=b"),
+    ],
+)
+def test_repeated_parameters_at_portal_endpoints_are_refused(live_server, make, path, body):
+    """RFC 6749 §3.2: parameters MUST NOT be sent more than once. Refused with
+    invalid_request (Authlib alone would use the first value), the name not echoed."""
+    portal, secret = make.portal(scopes=["openid", "profile"])
+    response = requests.post(
+        live_server + path,
+        data=body,
+        auth=(portal.client_id, secret),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        timeout=5,
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+    assert response.headers["Cache-Control"] == "no-store"

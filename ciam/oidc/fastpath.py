@@ -1,0 +1,295 @@
+"""The success path of the busiest machine endpoints, answered before Flask.
+
+Which: the client_credentials and refresh_token grants at /oauth/token,
+/oauth/userinfo with a bearer header, and /oauth/introspect. A portal's backend
+calls one of them on nearly every API request it serves, so together they are most
+of a deployment's traffic.
+
+Why by hand: on one core, Flask's request context and after-request hooks and
+Authlib's request wrapping and endpoint dispatch cost 250-300 µs of the 550-900 µs
+those requests took (docs/benchmarks.md), more than the RS256 signature. Like
+MetadataFastPath (discovery.py), this WSGI middleware answers before Flask, but
+only a request that is well formed and succeeds. It calls the same services as the
+views (query_client, tokens.issue_values, userinfo.check_access_token, the
+introspection endpoint's own payload) and sends the same headers.
+
+Everything else goes on to Flask untouched: a parameter it does not expect, a
+client that does not authenticate, a token that does not verify, a throttled
+caller. The views and Authlib then give the RFC 6749 / 6750 / 7662 answer, so every
+refusal still has one source of truth.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+import logging
+from collections.abc import Callable, Iterable
+from urllib.parse import parse_qsl, unquote
+
+from flask import Flask
+
+from ciam.crypto import random_token
+from ciam.oidc import tokens
+from ciam.oidc import userinfo as userinfo_flow
+from ciam.oidc.claims import claim_user, user_claims
+from ciam.oidc.portal_cache import PortalSnapshot
+from ciam.oidc.server import (
+    CiamIntrospectionEndpoint,
+    build_id_token,
+    get_server,
+    query_client,
+)
+from ciam.ratelimit import count_token_request
+from ciam.web import HSTS, SECURITY_HEADERS
+
+log = logging.getLogger(__name__)
+
+# A well-formed request here is a few hundred bytes; anything larger is left to
+# Flask, which applies MAX_CONTENT_LENGTH and reports errors.
+MAX_BODY = 4096
+FORM = "application/x-www-form-urlencoded"
+NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
+CORS = (
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Allow-Headers", "Authorization, Content-Type"),
+    ("Access-Control-Allow-Methods", "GET, POST"),
+)
+
+Answer = tuple[dict, tuple[tuple[str, str], ...]]  # JSON body, extra headers
+# RFC 6749 §5.2 names no error for this; server_error is §4.1.2.1's, as Authlib uses.
+SERVER_ERROR = (
+    {"error": "server_error", "error_description": "The token could not be issued."},
+    NO_STORE,
+    "500 INTERNAL SERVER ERROR",
+)
+
+
+def read_form(environ: dict, allowed: frozenset[str]) -> dict[str, str] | None:
+    """The urlencoded body as a dict, or None to leave the request to Flask.
+
+    The body is put back into `wsgi.input` either way, so Flask reads it again.
+    RFC 6749 §3.2: a parameter sent twice is an error, which Flask reports; so
+    is any encoding problem. Parameters outside `allowed` are also left to Flask.
+    """
+    if environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower() != FORM:
+        return None
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or "")
+    except ValueError:
+        return None
+    if not 0 < length <= MAX_BODY:
+        return None
+    body = environ["wsgi.input"].read(length)
+    environ["wsgi.input"] = io.BytesIO(body)
+    try:
+        pairs = parse_qsl(body.decode("ascii"), keep_blank_values=True, errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        return None
+    form = dict(pairs)
+    if len(form) != len(pairs) or not form.keys() <= allowed:
+        return None
+    return form
+
+
+def basic_credentials(environ: dict) -> tuple[str, str] | None:
+    """client_secret_basic as Authlib reads it (RFC 6749 §2.3.1: the id and secret
+    are form-urlencoded before Basic encoding), or None."""
+    scheme, _, value = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip()).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    client_id, sep, secret = decoded.partition(":")
+    if not sep:
+        return None
+    client_id, secret = unquote(client_id), unquote(secret)
+    return (client_id, secret) if client_id and secret else None
+
+
+def authenticated_client(environ: dict, endpoint: str) -> PortalSnapshot | None:
+    credentials = basic_credentials(environ)
+    if credentials is None:
+        return None
+    client = query_client(credentials[0])
+    if client is None or not client.check_client_secret(credentials[1]):
+        return None
+    if not client.check_endpoint_auth_method("client_secret_basic", endpoint):
+        return None
+    return client
+
+
+class PastReturn(Exception):
+    """A failure after the request changed state that a retry through Flask would
+    misread (a refresh token already rotated would look reused): answered as a
+    server_error, never handed on."""
+
+
+def token(environ: dict) -> Answer | None:
+    form = read_form(environ, frozenset({"grant_type", "scope", "refresh_token"}))
+    if form is None:
+        return None
+    if form.get("grant_type") == "client_credentials" and "refresh_token" not in form:
+        return client_credentials(environ, form)
+    if form.get("grant_type") == "refresh_token" and "scope" not in form:
+        return refresh(environ, form)
+    return None
+
+
+def _within_token_limit(environ: dict) -> bool:
+    # Counted once the request is known to be answerable here, so a request Flask
+    # will answer is not counted twice, except a throttled one, which Flask counts
+    # again and refuses (RFC 6585 §4).
+    return count_token_request(environ.get("REMOTE_ADDR") or "127.0.0.1")
+
+
+def client_credentials(environ: dict, form: dict[str, str]) -> Answer | None:
+    """RFC 6749 §4.4, as ClientCredentialsGrant issues it (server.py)."""
+    client = authenticated_client(environ, "token")
+    if client is None or not client.check_grant_type("client_credentials"):
+        return None
+    allowed = " ".join(client.scopes)
+    requested = form.get("scope", "")
+    if requested and not tokens.scopes_within(requested, allowed):
+        return None
+    if not _within_token_limit(environ):
+        return None
+    context = tokens.IssueContext(family_id=random_token(16))
+    body, _ = tokens.issue_values(client, requested or allowed, context, False)
+    return body, NO_STORE + CORS
+
+
+def refresh(environ: dict, form: dict[str, str]) -> Answer | None:
+    """RFC 6749 §6 with rotation (RFC 9700 §4.14.2), as RefreshTokenGrant does it on
+    PostgreSQL: one statement claims the token and writes its successor. When it
+    claims nothing (unknown, expired, another client's, reused...) Flask takes the
+    request and decides; a reuse then revokes the family there."""
+    raw = form.get("refresh_token")
+    if not raw or not tokens.can_rotate_in_one_statement():
+        return None
+    client = authenticated_client(environ, "token")
+    if client is None or not client.check_grant_type("refresh_token"):
+        return None
+    if not _within_token_limit(environ):
+        return None
+    successor = tokens.Successor.draw()
+    row = tokens.rotate_refresh_token(raw, client.client_id, successor)
+    if row is None:
+        return None
+    try:
+        return _refreshed(client, row, successor), NO_STORE + CORS
+    except Exception as exc:
+        raise PastReturn from exc
+
+
+def _refreshed(client: PortalSnapshot, parent, successor: tokens.Successor) -> dict:
+    user = claim_user(parent)  # in good standing: the rotating statement checked
+    context = tokens.IssueContext(
+        family_id=parent.family_id,
+        user_id=user.id,
+        session_id=parent.session_id,
+        auth_time=parent.auth_time,
+        amr=parent.amr,
+    )
+    body, _ = tokens.issue_values(client, parent.scope, context, True, successor)
+    if "openid" in parent.scope.split():  # OIDC Core §12.2
+        body["id_token"] = build_id_token(
+            client,
+            user,
+            parent.scope,
+            auth_time=parent.auth_time,
+            amr=parent.amr,
+            access_token=body["access_token"],
+        )
+    return body
+
+
+def userinfo(environ: dict) -> Answer | None:
+    """OIDC Core §5.3 with an RFC 6750 §2.1 bearer header, as userinfo.userinfo."""
+    scheme, _, value = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    try:
+        claims, user = userinfo_flow.check_access_token(value.strip())
+    except userinfo_flow.BearerError:
+        return None
+    scope = str(claims.get("scope", ""))
+    if "openid" not in scope.split():
+        return None
+    return user_claims(user, scope), (("Cache-Control", "no-store"), *CORS)
+
+
+class Introspection:
+    """RFC 7662 §2 through CiamIntrospectionEndpoint's own lookup and payload."""
+
+    def __init__(self, app: Flask) -> None:
+        with app.app_context():
+            self.endpoint = CiamIntrospectionEndpoint(get_server())
+
+    def __call__(self, environ: dict) -> Answer | None:
+        form = read_form(environ, frozenset({"token", "token_type_hint"}))
+        if form is None or not form.get("token"):
+            return None
+        client = authenticated_client(environ, "introspection")
+        if client is None:
+            return None
+        token = self.endpoint.query_token(form["token"], form.get("token_type_hint"))
+        if token is not None and not self.endpoint.check_permission(token, client, None):
+            token = None
+        return self.endpoint.create_introspection_payload(token), NO_STORE
+
+
+class MachineFastPath:
+    """WSGI middleware: see the module docstring. `enabled` is for tests that must
+    reach the Flask path with a request the fast path would answer."""
+
+    def __init__(self, wsgi_app, app: Flask) -> None:
+        self.wsgi_app = wsgi_app
+        self.app = app
+        self.enabled = True
+        self.routes: dict[tuple[str, str], Callable[[dict], Answer | None]] = {
+            ("POST", "/oauth/token"): token,
+            ("GET", "/oauth/userinfo"): userinfo,
+            ("POST", "/oauth/introspect"): Introspection(app),
+        }
+
+    def __call__(self, environ: dict, start_response) -> Iterable[bytes]:
+        handler = self.routes.get((environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")))
+        if handler is None or not self.enabled:
+            return self.wsgi_app(environ, start_response)
+        try:
+            with self.app.app_context():
+                answer = handler(environ)
+        except PastReturn:
+            log.exception("fast path failed after a refresh token was rotated")
+            return self._respond(environ, start_response, *SERVER_ERROR)
+        except Exception:  # Flask meets the same fault and answers it (ciam.errors)
+            log.exception("fast path failed; the request goes on to Flask")
+            answer = None
+        if answer is None:
+            return self.wsgi_app(environ, start_response)
+        return self._respond(environ, start_response, *answer)
+
+    @staticmethod
+    def _respond(environ, start_response, payload: dict, extra, status="200 OK") -> list[bytes]:
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        headers = [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            *extra,
+            *SECURITY_HEADERS,
+        ]
+        if environ.get("wsgi.url_scheme") == "https":
+            headers.append(HSTS)
+        start_response(status, headers)
+        return [body]
+
+
+def setup_fastpath(app: Flask) -> None:
+    middleware = MachineFastPath(app.wsgi_app, app)
+    app.extensions["ciam.fastpath"] = middleware
+    app.wsgi_app = middleware

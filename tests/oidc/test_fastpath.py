@@ -1,0 +1,393 @@
+"""The machine fast path (ciam/oidc/fastpath.py) answers the success of a
+client_credentials grant, userinfo and introspection before Flask, with what the
+Flask views answer; everything else reaches the views unchanged.
+
+Each parity test sends the same request twice over real HTTP, once answered by the
+fast path and once by Flask (the fast path switched off), and compares status,
+headers and body. Each fall-through test checks that Flask saw the request and gave
+its RFC error, with the body the fast path had already read.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+import requests
+
+from ciam.hotsql import HOT_SQL
+from ciam.oidc import fastpath as fastpath_module
+from ciam.oidc import keys
+from tests.accounts.security_support import extra_app
+from tests.conftest import require_service
+from tests.oidc.attacker import client_for
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+# Differ between any two responses, whoever answers.
+VOLATILE_HEADERS = {"date", "content-length", "server", "connection"}
+
+
+@pytest.fixture
+def fastpath(app):
+    middleware = app.extensions["ciam.fastpath"]
+    yield middleware
+    middleware.enabled = True
+
+
+@pytest.fixture
+def flask_saw(fastpath, monkeypatch):
+    """The paths of the requests that reached Flask."""
+    seen: list[str] = []
+    inner = fastpath.wsgi_app
+
+    def recording(environ, start_response):
+        seen.append(environ["PATH_INFO"])
+        return inner(environ, start_response)
+
+    monkeypatch.setattr(fastpath, "wsgi_app", recording)
+    return seen
+
+
+@pytest.fixture
+def portal(live_server, make):
+    portal, secret = make.portal(scopes=["openid", "profile", "email"])
+    return client_for(live_server, portal, secret)
+
+
+@pytest.fixture
+def user_tokens(portal, make):
+    return portal.login(make.user().email)
+
+
+def _headers(response: requests.Response) -> dict:
+    return {k.lower(): v for k, v in response.headers.items() if k.lower() not in VOLATILE_HEADERS}
+
+
+def _both(fastpath, flask_saw, send) -> tuple[requests.Response, requests.Response]:
+    """`send()` answered by the fast path, then by Flask."""
+    flask_saw.clear()  # the login behind user_tokens went through Flask
+    fast = send()
+    assert flask_saw == [], "the fast path should have answered"
+    fastpath.enabled = False
+    slow = send()
+    assert len(flask_saw) == 1
+    return fast, slow
+
+
+def test_client_credentials_matches_the_flask_answer(fastpath, flask_saw, portal):
+    fast, slow = _both(
+        fastpath, flask_saw, lambda: portal.token(grant_type="client_credentials", scope="profile")
+    )
+    assert fast.status_code == slow.status_code == 200
+    assert _headers(fast) == _headers(slow)
+    assert fast.headers["Cache-Control"] == "no-store"
+    one, two = fast.json(), slow.json()
+    assert one.keys() == two.keys() == {"access_token", "token_type", "expires_in", "scope"}
+    assert [one[k] for k in ("token_type", "expires_in", "scope")] == [
+        two[k] for k in ("token_type", "expires_in", "scope")
+    ]
+    (_, a), (_, b) = (keys.verify(t["access_token"]) for t in (one, two))
+    assert a.keys() == b.keys()
+    assert {k: a[k] for k in a if k not in ("jti", "iat", "exp")} == {
+        k: b[k] for k in b if k not in ("jti", "iat", "exp")
+    }
+    assert a["jti"] != b["jti"]
+
+
+def test_userinfo_matches_the_flask_answer(fastpath, flask_saw, live_server, user_tokens):
+    bearer = {"Authorization": f"Bearer {user_tokens['access_token']}"}
+    fast, slow = _both(
+        fastpath,
+        flask_saw,
+        lambda: requests.get(f"{live_server}/oauth/userinfo", headers=bearer, timeout=5),
+    )
+    assert fast.status_code == slow.status_code == 200
+    assert _headers(fast) == _headers(slow)
+    assert fast.json() == slow.json()
+    assert fast.json()["sub"]
+
+
+@pytest.mark.parametrize("kind", ["access_token", "refresh_token", "client_credentials", "junk"])
+def test_introspection_matches_the_flask_answer(fastpath, flask_saw, portal, user_tokens, kind):
+    if kind == "client_credentials":
+        token = portal.token(grant_type="client_credentials").json()["access_token"]
+    else:
+        token = user_tokens.get(kind, "not-a-token")
+    fast, slow = _both(fastpath, flask_saw, lambda: portal.introspect(token))
+    assert fast.status_code == slow.status_code == 200
+    assert _headers(fast) == _headers(slow)
+    assert fast.json() == slow.json()
+    assert fast.json()["active"] is (kind != "junk")
+
+
+def test_another_portal_introspects_inactive_on_the_fast_path(
+    flask_saw, live_server, make, user_tokens
+):
+    other, secret = make.portal()
+    flask_saw.clear()
+    response = client_for(live_server, other, secret).introspect(user_tokens["access_token"])
+    assert response.json() == {"active": False}
+    assert flask_saw == []
+
+
+def _post(url: str, body: str | bytes, auth=None, headers=None) -> requests.Response:
+    return requests.post(url, data=body, auth=auth, headers=headers or FORM, timeout=5)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "error"),
+    [
+        ("grant_type=client_credentials&grant_type=client_credentials", 400, "invalid_request"),
+        ("grant_type=client_credentials&scope=admin", 400, "invalid_scope"),
+        ("grant_type=password&username=a&password=b", 400, "unsupported_grant_type"),
+        ("scope=profile", 400, "invalid_request"),
+    ],
+)
+def test_token_requests_it_does_not_answer_reach_flask(flask_saw, portal, body, status, error):
+    response = _post(f"{portal.issuer}/oauth/token", body, auth=portal.auth)
+    assert (response.status_code, response.json()["error"]) == (status, error)
+    assert flask_saw == ["/oauth/token"]
+
+
+def test_a_parameter_it_does_not_know_is_left_to_flask(flask_saw, portal):
+    body = f"grant_type=client_credentials&client_id={portal.client_id}"
+    response = _post(f"{portal.issuer}/oauth/token", body, auth=portal.auth)
+    assert response.status_code == 200  # the portal named itself twice, consistently
+    assert flask_saw == ["/oauth/token"]
+
+
+def test_a_wrong_secret_reaches_flask_with_its_body(flask_saw, portal):
+    """The fast path read the body before the secret failed; Flask must still see
+    grant_type (else it would answer invalid_request, not invalid_client)."""
+    response = _post(
+        f"{portal.issuer}/oauth/token",
+        "grant_type=client_credentials",
+        auth=(portal.client_id, "wrong"),
+    )
+    assert (response.status_code, response.json()["error"]) == (401, "invalid_client")
+    assert flask_saw == ["/oauth/token"]
+
+
+def test_undecodable_basic_credentials_reach_flask(flask_saw, portal):
+    garbage = base64.b64encode(b"\xff\xfe:\xff").decode()
+    response = _post(
+        f"{portal.issuer}/oauth/token",
+        "grant_type=client_credentials",
+        headers={**FORM, "Authorization": f"Basic {garbage}"},
+    )
+    assert (response.status_code, response.json()["error"]) == (401, "invalid_client")
+    assert flask_saw == ["/oauth/token"]
+
+
+def test_a_chunked_body_reaches_flask(flask_saw, portal):
+    """No Content-Length: the fast path reads nothing and leaves the stream to Flask."""
+    chunks = iter([b"grant_type=client_", b"credentials"])
+    response = requests.post(
+        f"{portal.issuer}/oauth/token", data=chunks, auth=portal.auth, headers=FORM, timeout=5
+    )
+    assert flask_saw == ["/oauth/token"]
+    assert response.status_code in (200, 400)  # werkzeug's dev server may not de-chunk
+    if response.status_code == 200:
+        assert response.json()["token_type"] == "Bearer"
+
+
+def test_a_json_body_reaches_flask(flask_saw, portal):
+    response = requests.post(
+        f"{portal.issuer}/oauth/token",
+        json={"grant_type": "client_credentials"},
+        auth=portal.auth,
+        timeout=5,
+    )
+    assert response.status_code == 400
+    assert flask_saw == ["/oauth/token"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "error"),
+    [
+        ("", 400, "invalid_request"),
+        ("token=x&token=y", 400, "invalid_request"),
+    ],
+)
+def test_introspection_requests_it_does_not_answer_reach_flask(
+    flask_saw, portal, body, status, error
+):
+    response = _post(f"{portal.issuer}/oauth/introspect", body, auth=portal.auth)
+    assert response.status_code == status
+    assert response.json()["error"] == error
+    assert flask_saw == ["/oauth/introspect"]
+
+
+@pytest.mark.parametrize("path", ["/oauth/introspect", "/oauth/revoke"])
+def test_an_unknown_token_type_hint_is_ignored(fastpath, portal, user_tokens, path):
+    """RFC 7009 §2.1: an invalid hint is ignored (RFC 7662 §2.1 lets the server ignore
+    it too); the token is found by its shape, on both paths."""
+    token = user_tokens["access_token"]
+    body = f"token={token}&token_type_hint=id_token"
+    for enabled in (True, False):
+        fastpath.enabled = enabled
+        response = _post(f"{portal.issuer}{path}", body, auth=portal.auth)
+        assert response.status_code == 200, response.text
+        if path == "/oauth/introspect":
+            assert response.json()["active"] is True
+    assert portal.is_active(token) is (path == "/oauth/introspect")
+
+
+def test_introspection_with_a_wrong_secret_reaches_flask(flask_saw, portal, user_tokens):
+    flask_saw.clear()
+    response = _post(
+        f"{portal.issuer}/oauth/introspect",
+        f"token={user_tokens['access_token']}",
+        auth=(portal.client_id, "wrong"),
+    )
+    assert (response.status_code, response.json()["error"]) == (401, "invalid_client")
+    assert flask_saw == ["/oauth/introspect"]
+
+
+@pytest.mark.parametrize("header", ["Bearer not.a.jwt", "Bearer ", "Basic abc", None])
+def test_userinfo_refusals_reach_flask(flask_saw, live_server, header):
+    headers = {"Authorization": header} if header else {}
+    response = requests.get(f"{live_server}/oauth/userinfo", headers=headers, timeout=5)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert flask_saw == ["/oauth/userinfo"]
+
+
+def test_userinfo_without_openid_scope_reaches_flask(flask_saw, live_server, portal):
+    token = portal.token(grant_type="client_credentials", scope="profile").json()["access_token"]
+    response = requests.get(
+        f"{live_server}/oauth/userinfo", headers={"Authorization": f"Bearer {token}"}, timeout=5
+    )
+    assert response.status_code == 401  # a machine token has no owner to describe
+    assert flask_saw == ["/oauth/userinfo"]
+
+
+def test_the_token_limit_counts_fast_path_grants(app, database_url, make):
+    """CIAM_TOKEN_RATE_LIMIT counts grants the fast path answered: past the limit the
+    caller gets Flask's 429 (slow_down), and another IP is still served."""
+    portal, secret = make.portal(scopes=["profile"])
+    auth = "Basic " + base64.b64encode(f"{portal.client_id}:{secret}".encode()).decode()
+
+    def grant(client, ip):
+        return client.post(
+            "/oauth/token",
+            data={"grant_type": "client_credentials"},
+            headers={"Authorization": auth},
+            environ_base={"REMOTE_ADDR": ip},
+        )
+
+    with extra_app(database_url, CIAM_TOKEN_RATE_LIMIT="2/minute") as limited:
+        client = limited.test_client()
+        served = [grant(client, "192.0.2.60").status_code for _ in range(2)]
+        refused = grant(client, "192.0.2.60")
+        other = grant(client, "192.0.2.61")
+    assert served == [200, 200]
+    assert refused.status_code == 429
+    assert refused.json["error"] == "slow_down"
+    assert other.status_code == 200
+
+
+@pytest.fixture
+def one_statement(app):
+    require_service(
+        HOT_SQL in app.extensions,
+        "the refresh fast path rotates in one statement: PostgreSQL (CIAM_TEST_DATABASE_URL)",
+    )
+
+
+@pytest.fixture
+def offline(live_server, make):
+    portal, secret = make.portal(scopes=["openid", "profile", "email", "offline_access"])
+    client = client_for(live_server, portal, secret)
+    return client, client.login(make.user().email)
+
+
+def _refresh(client, refresh_token: str) -> requests.Response:
+    return client.token(grant_type="refresh_token", refresh_token=refresh_token)
+
+
+def test_refresh_matches_the_flask_answer(one_statement, fastpath, flask_saw, offline):
+    client, issued = offline
+    first = issued["refresh_token"]
+    fast = None
+
+    def send():
+        nonlocal first, fast
+        response = _refresh(client, first)
+        if fast is None:
+            fast = response
+        first = response.json().get("refresh_token", first)
+        return response
+
+    fast, slow = _both(fastpath, flask_saw, send)
+    assert fast.status_code == slow.status_code == 200
+    assert _headers(fast) == _headers(slow)
+    one, two = fast.json(), slow.json()
+    assert one.keys() == two.keys() >= {"access_token", "refresh_token", "id_token", "scope"}
+    assert (one["scope"], one["expires_in"]) == (two["scope"], two["expires_in"])
+    for name, volatile in (
+        ("id_token", {"iat", "exp", "at_hash"}),
+        ("access_token", {"jti", "iat", "exp"}),
+    ):
+        (_, a), (_, b) = (keys.verify(t[name]) for t in (one, two))
+        assert {k: v for k, v in a.items() if k not in volatile} == {
+            k: v for k, v in b.items() if k not in volatile
+        }
+    assert client.is_active(two["access_token"])
+
+
+def test_a_reused_refresh_token_reaches_flask_and_revokes_the_family(
+    one_statement, flask_saw, offline
+):
+    """The fast path claims nothing for a used token and hands it on; Flask sees the
+    reuse (RFC 9700 §4.14.2) and revokes the whole family, successor included."""
+    client, issued = offline
+    flask_saw.clear()
+    rotated = _refresh(client, issued["refresh_token"]).json()
+    assert flask_saw == []
+    replay = _refresh(client, issued["refresh_token"])
+    assert (replay.status_code, replay.json()["error"]) == (400, "invalid_grant")
+    assert flask_saw == ["/oauth/token"]
+    assert _refresh(client, rotated["refresh_token"]).status_code == 400
+    assert not client.is_active(rotated["access_token"])
+
+
+def test_another_portal_cannot_burn_a_refresh_token(one_statement, live_server, make, offline):
+    client, issued = offline
+    other, secret = make.portal(scopes=["openid", "offline_access"])
+    stolen = _refresh(client_for(live_server, other, secret), issued["refresh_token"])
+    assert (stolen.status_code, stolen.json()["error"]) == (400, "invalid_grant")
+    assert _refresh(client, issued["refresh_token"]).status_code == 200
+
+
+def test_a_failure_after_rotation_is_a_server_error_not_a_reuse(
+    one_statement, flask_saw, offline, monkeypatch
+):
+    """Once the statement rotated the token, handing the request to Flask would make
+    the same token look reused and revoke the family: the caller gets a 500
+    server_error instead, and the family stays valid."""
+    client, issued = offline
+    flask_saw.clear()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no signing key")
+
+    monkeypatch.setattr(fastpath_module.tokens.keys, "sign", broken)
+    response = _refresh(client, issued["refresh_token"])
+    monkeypatch.undo()
+    assert response.status_code == 500
+    assert response.json()["error"] == "server_error"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert flask_saw == []
+    assert client.is_active(issued["access_token"])
+
+
+def test_refresh_with_a_scope_reaches_flask(one_statement, flask_saw, offline):
+    client, issued = offline
+    flask_saw.clear()
+    response = client.token(
+        grant_type="refresh_token", refresh_token=issued["refresh_token"], scope="openid"
+    )
+    assert response.status_code == 200
+    assert response.json()["scope"] == "openid"
+    assert flask_saw == ["/oauth/token"]
