@@ -175,9 +175,10 @@ def _hashing_slots() -> threading.BoundedSemaphore:
     A threaded worker pinned to one core (granian's blocking threads, gunicorn's
     gthread) would otherwise run several at once: each holds its own 19 MiB, and
     they evict each other's memory from the CPU caches, so every one of them ends
-    later. Measured with four threads on one core: 44 ms of CPU per login against
-    37 ms with one at a time, and 180 MB resident against 135 MB. Read on first use,
-    after the server has forked and pinned its workers."""
+    later. Measured (bench, granian with four threads on one core, back to back):
+    20-23 logins/s at 42-49 ms of CPU each without this, 28-29/s at 34-36 ms with
+    it; peak worker RSS 181-200 MB against 142-161 MB. Read on first use, after the
+    server has forked and pinned its workers."""
     affinity = getattr(os, "sched_getaffinity", None)  # Linux; elsewhere every core
     cores = len(affinity(0)) if affinity else os.cpu_count() or 1
     return threading.BoundedSemaphore(cores)
