@@ -21,6 +21,7 @@ from ciam.oidc import tokens
 from ciam.oidc.models import AuthorizationCode, Token
 from tests.conftest import require_service
 from tests.oidc.attacker import client_for, jwt_parts, userinfo
+from tests.oidc.hot_paths import without_hot_sql
 
 
 @pytest.fixture(params=["one-statement", "session"])
@@ -43,12 +44,8 @@ def path(request, app, monkeypatch):
         request.node.fallbacks = fallbacks
         yield request.param
         return
-    hot = app.extensions.pop(HOT_SQL, None)
-    try:
+    with without_hot_sql(app):
         yield request.param
-    finally:
-        if hot is not None:
-            app.extensions[HOT_SQL] = hot
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from ciam.hotsql import HOT_SQL
 from ciam.oidc.models import Token
 from tests.conftest import require_service
 from tests.oidc.attacker import client_for, userinfo
+from tests.oidc.hot_paths import without_hot_sql
 
 
 @pytest.fixture(params=["one-statement", "session"])
@@ -27,12 +28,8 @@ def path(request, app):
         )
         yield request.param
         return
-    hot = app.extensions.pop(HOT_SQL, None)
-    try:
+    with without_hot_sql(app):
         yield request.param
-    finally:
-        if hot is not None:
-            app.extensions[HOT_SQL] = hot
 
 
 @pytest.fixture
