@@ -28,7 +28,7 @@ from typing import Any
 
 import psycopg
 from flask import Flask, current_app
-from psycopg.pq import TransactionStatus
+from psycopg.pq import ExecStatus, TransactionStatus
 from psycopg.rows import namedtuple_row
 from psycopg.types.json import Json
 from sqlalchemy import JSON
@@ -150,7 +150,10 @@ def _run(hot: HotConnections, sql: str, values: dict):
     conn = hot.checkout()
     try:
         cursor = conn.execute(sql, values)
-        return cursor.fetchone() if cursor.description is not None else None
+        # Whether rows came back, from the result's status: `cursor.description`
+        # would build a Column object per column (~50 µs for a 15-column row).
+        result = cursor.pgresult
+        return cursor.fetchone() if result and result.status == ExecStatus.TUPLES_OK else None
     except psycopg.OperationalError:
         conn.close()
         raise
