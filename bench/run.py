@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
@@ -605,35 +606,87 @@ def measure_invitations(server: Server, args, workdir: Path) -> dict:
     }
 
 
-def measure(name: str, server: Server, target: oidc.Target, args, workdir: Path) -> dict:
-    scenario = Scenario(name, target, args, workdir, server.name)
-    result: dict = {"server": server.name, "check_errors": 0}
-    try:
-        scenario.sample()
-    except (oidc.CheckFailed, requests.RequestException) as exc:
-        log(f"  {server.name}: sample check FAILED: {exc}")
-        result.update(check_errors=1, check_failure=str(exc))
-        return result
-    result["sample_checked"] = True
-    # Fresh statistics for every server alike: the pools and rows the setup just
+MEASURE_ERRORS = (RuntimeError, oidc.CheckFailed, requests.RequestException)
+
+
+@dataclass
+class Contender:
+    """One server's part in a scenario: its driver, its runs so far, its result."""
+
+    server: Server
+    scenario: Scenario
+    result: dict
+    runs: list = field(default_factory=list)
+
+
+def measure_scenario(name: str, servers: dict, targets: dict, args, workdir: Path) -> dict:
+    """Every server through one scenario, their flat-out runs interleaved (attempt 1
+    of each server, then attempt 2 of each...). This VM's speed drifts by up to 2x
+    over minutes (docs/benchmarks.md), so runs of one server back to back would
+    compare the servers at different moments; interleaved, each ratio compares
+    runs minutes apart at most."""
+    results, contenders = {}, {}
+    for server_name, server in servers.items():
+        scenario = Scenario(name, targets[server_name], args, workdir, server.name)
+        result: dict = {"server": server.name, "check_errors": 0}
+        results[server_name] = result
+        try:
+            scenario.sample()
+        except (oidc.CheckFailed, requests.RequestException) as exc:
+            log(f"  {server.name}: sample check FAILED: {exc}")
+            result.update(check_errors=1, check_failure=str(exc))
+            continue
+        result["sample_checked"] = True
+        contenders[server_name] = Contender(server, scenario, result)
+    # Fresh statistics for every server alike: the pools and rows the samples just
     # wrote would otherwise leave the planner guessing until autovacuum runs (a
     # production database has been analyzed long before).
     analyze(args)
-    if args.warmup:
-        scenario.run("warmup", args.warmup)
-    meter = Meter(server, args.database)
-    runs = []
     for attempt in range(args.repeat):
-        meter.start()
-        run = scenario.run(f"peak{attempt}", args.duration)
-        run.update(meter.stop())
-        runs.append(run)
-        log(
-            f"  {server.name:13} peak  {run['rps']:9.1f}/s  p50 {run['p50_ms']:7.2f} ms  "
-            f"p99 {run['p99_ms']:7.2f} ms  errors {run['errors']}  "
-            f"cpu {run['server_cpu_s'] * 1e6 / max(1, run['requests']):6.0f} µs/req  "
-            f"other load {run['other_cpu_s'] / run['wall_s']:.2f} cores"
-        )
+        for server_name, contender in list(contenders.items()):
+            try:
+                if attempt == 0 and args.warmup:
+                    contender.scenario.run("warmup", args.warmup)
+                contender.runs.append(_peak_run(contender, attempt, args))
+            except MEASURE_ERRORS as exc:
+                _failed(contenders.pop(server_name), exc)
+    for contender in contenders.values():
+        try:
+            _finish(contender, args)
+        except MEASURE_ERRORS as exc:
+            _failed(contender, exc)
+    return results
+
+
+def _failed(contender: Contender, exc: Exception) -> None:
+    # A crash or a wrong answer mid-run: recorded, and the run goes on.
+    log(f"  {contender.server.name}: FAILED: {exc}")
+    contender.result.update(check_errors=1, check_failure=str(exc)[:2000])
+
+
+def _peak_run(contender: Contender, attempt: int, args) -> dict:
+    server = contender.server
+    meter = Meter(server, args.database)
+    meter.start()
+    run = contender.scenario.run(f"peak{attempt}", args.duration)
+    run.update(meter.stop())
+    log(
+        f"  {server.name:13} peak  {run['rps']:9.1f}/s  p50 {run['p50_ms']:7.2f} ms  "
+        f"p99 {run['p99_ms']:7.2f} ms  errors {run['errors']}  "
+        f"cpu {run['server_cpu_s'] * 1e6 / max(1, run['requests']):6.0f} µs/req  "
+        f"other load {run['other_cpu_s'] / run['wall_s']:.2f} cores"
+    )
+    return run
+
+
+def _finish(contender: Contender, args) -> None:
+    """The best flat-out run, then the run at 70 % of it (and the profile)."""
+    server, scenario, result, runs = (
+        contender.server,
+        contender.scenario,
+        contender.result,
+        contender.runs,
+    )
     # Other people's work on the machine only ever slows a run down: keep the best.
     peak = max(runs, key=lambda r: r["rps"])
     peak["attempts"] = [
@@ -644,6 +697,7 @@ def measure(name: str, server: Server, target: oidc.Target, args, workdir: Path)
     result["peak"] = peak
     if args.paced_duration and peak["rps"] > 0:
         rate = 0.7 * peak["rps"]
+        meter = Meter(server, args.database)
         meter.start()
         paced = scenario.run("paced", args.paced_duration, rate=rate)
         paced.update(meter.stop())
@@ -655,7 +709,6 @@ def measure(name: str, server: Server, target: oidc.Target, args, workdir: Path)
         )
     if args.profile and server.kind in ("gunicorn", "granian"):
         result["profile"] = profile(scenario, server, args)
-    return result
 
 
 def profile(scenario: Scenario, server: Server, args) -> str | None:
@@ -715,7 +768,7 @@ def summarize_profile(raw: Path, top: int = 40) -> str:
 def settings_text(args) -> str:
     return (
         f"best of {args.repeat} runs of {args.duration:g} s flat out after {args.warmup:g} s "
-        "warm-up, then "
+        "warm-up (the servers' runs interleaved), then "
         f"{args.paced_duration:g} s at 70% of that peak; wrk -t1 -c{args.connections} "
         f"(login: Python driver, {args.login_threads} browsers); servers on core 0, load on "
         f"core 1; niceness {args.nice}; peer storage: {args.peer_adapter}"
@@ -780,23 +833,12 @@ def main(argv=None) -> int:
         for scenario in args.scenarios:
             log(f"scenario {scenario}")
             doc["results"][scenario] = {}
-            for name, server in servers.items():
-                if scenario == "invitation_batch":
-                    if name == "ciam":  # ciam's own feature; one server suffices
-                        doc["results"][scenario][name] = measure_invitations(server, args, workdir)
-                    continue
-                try:
-                    doc["results"][scenario][name] = measure(
-                        scenario, server, targets[name], args, workdir
-                    )
-                except (RuntimeError, oidc.CheckFailed, requests.RequestException) as exc:
-                    # A crash or a wrong answer mid-run: recorded, and the run goes on.
-                    log(f"  {name}: FAILED: {exc}")
-                    doc["results"][scenario][name] = {
-                        "server": name,
-                        "check_errors": 1,
-                        "check_failure": str(exc)[:2000],
-                    }
+            if scenario == "invitation_batch":  # ciam's own feature; one server suffices
+                if "ciam" in servers:
+                    batch = measure_invitations(servers["ciam"], args, workdir)
+                    doc["results"][scenario]["ciam"] = batch
+                continue
+            doc["results"][scenario] = measure_scenario(scenario, servers, targets, args, workdir)
     except Exception:
         failed = True
         log(f"failed; server logs are in {workdir}")
