@@ -859,7 +859,9 @@ def main(argv=None) -> int:
 def write_results(doc: dict, args) -> None:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     day = doc["date"][:10]
-    partial = args.only or not set(DEFAULT_SERVERS) <= set(args.servers)
+    # Only a full run that writes the docs is the day's run; any other (a subset, or
+    # --no-docs for a quick look) gets a file of its own and never replaces it.
+    partial = args.only or not set(DEFAULT_SERVERS) <= set(args.servers) or args.no_docs
     suffix = "-" + "-".join(args.only or args.servers) if partial else ""
     path = RESULTS_DIR / f"{day}{suffix}.json"
     doc["json_path"] = str(path.relative_to(ROOT))
