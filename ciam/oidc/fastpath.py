@@ -5,9 +5,10 @@ Which: the client_credentials and refresh_token grants at /oauth/token,
 calls one of them on nearly every API request it serves, so together they are most
 of a deployment's traffic.
 
-Why by hand: on one core, Flask's request context and after-request hooks and
-Authlib's request wrapping and endpoint dispatch cost 250-300 µs of the 550-900 µs
-those requests took (docs/benchmarks.md), more than the RS256 signature. Like
+Why by hand: measured in one process, Flask's request context and after-request
+hooks and Authlib's request wrapping and endpoint dispatch cost 140-310 µs of CPU of
+the 390-820 µs those requests took (docs/benchmarks.md, third round), as much as an
+RS256 signature. Like
 MetadataFastPath (discovery.py), this WSGI middleware answers before Flask, but
 only a request that is well formed and succeeds. It calls the same services as the
 views (query_client, tokens.issue_values, userinfo.check_access_token, the
