@@ -52,6 +52,29 @@ class _Compiled:
         )
 
 
+_COMPILED: dict[int, _Compiled] = {}
+
+
+def compiled_for_psycopg(statement: ClauseElement, dialect) -> _Compiled:
+    """A prebuilt statement (a module-level constant: cached by identity) as
+    PostgreSQL text for psycopg, compiled once per process. Also used by the login
+    path's pipelined writes (ciam.accounts.sessions.write_together)."""
+    found = _COMPILED.get(id(statement))
+    if found is None:
+        found = _COMPILED[id(statement)] = _Compiled(statement, dialect)
+    return found
+
+
+def psycopg_params(compiled: _Compiled, params: Mapping[str, Any]) -> dict:
+    """The parameters for psycopg, JSON ones wrapped (psycopg adapts no dict alone)."""
+    if not compiled.json_params:
+        return dict(params)
+    return {
+        name: Json(value) if name in compiled.json_params and value is not None else value
+        for name, value in params.items()
+    }
+
+
 class HotConnections:
     """A small free list of autocommit psycopg connections to the app's PostgreSQL.
 
@@ -65,7 +88,6 @@ class HotConnections:
 
     def __init__(self) -> None:
         self._url: str | None = None  # read from the engine on first use
-        self._compiled: dict[int, _Compiled] = {}
         self._lock = threading.Lock()
         self._idle: list[psycopg.Connection] = []
         self._pid = os.getpid()
@@ -102,27 +124,11 @@ class HotConnections:
                     return
         conn.close()
 
-    def compiled(self, statement: ClauseElement) -> _Compiled:
-        found = self._compiled.get(id(statement))
-        if found is None:
-            found = _Compiled(statement, db.engine.dialect)
-            self._compiled[id(statement)] = found
-        return found
-
     def close(self) -> None:
         with self._lock:
             idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
-
-
-def _bind(compiled: _Compiled, params: Mapping[str, Any]) -> dict:
-    if not compiled.json_params:
-        return dict(params)
-    return {
-        name: Json(value) if name in compiled.json_params and value is not None else value
-        for name, value in params.items()
-    }
 
 
 def first(statement: ClauseElement, params: Mapping[str, Any]):
@@ -133,8 +139,8 @@ def first(statement: ClauseElement, params: Mapping[str, Any]):
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             result = conn.execute(statement, dict(params))
             return result.first() if result.returns_rows else None
-    compiled = hot.compiled(statement)
-    values = _bind(compiled, params)
+    compiled = compiled_for_psycopg(statement, db.engine.dialect)
+    values = psycopg_params(compiled, params)
     try:
         return _run(hot, compiled.sql, values)
     except psycopg.OperationalError:

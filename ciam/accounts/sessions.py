@@ -29,13 +29,12 @@ from functools import cache
 
 import psycopg
 from flask import Flask, Response, current_app, g, request
-from psycopg.types.json import Json
-from sqlalchemy import JSON
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql import Executable
 
+from ciam import hotsql
 from ciam.accounts.devices import describe
 from ciam.accounts.models import KnownDevice, LoginSession, User
 from ciam.audit.services import (
@@ -160,12 +159,12 @@ def write_together(writes: Sequence[Write]) -> None:
     try:
         with driver.cursor() as cursor, driver.pipeline():
             for statement, rows in writes:
-                sql, json_names = _postgresql_text(statement, connection.dialect)
-                params = [_psycopg_params(row, json_names) for row in rows]
+                compiled = hotsql.compiled_for_psycopg(statement, connection.dialect)
+                params = [hotsql.psycopg_params(compiled, row) for row in rows]
                 if len(params) == 1:
-                    cursor.execute(sql, params[0])
+                    cursor.execute(compiled.sql, params[0])
                 else:
-                    cursor.executemany(sql, params)
+                    cursor.executemany(compiled.sql, params)
     except psycopg.Error as error:
         # As SQLAlchemy would raise it (IntegrityError, OperationalError...); the
         # transaction is failed and the request rolls it back.
@@ -173,28 +172,6 @@ def write_together(writes: Sequence[Write]) -> None:
 
 
 _PIPELINE_SUPPORTED = psycopg.Pipeline.is_supported()  # libpq 14 or later
-_POSTGRESQL_TEXT: dict[int, tuple[str, frozenset[str]]] = {}
-
-
-def _postgresql_text(statement: Executable, dialect) -> tuple[str, frozenset[str]]:
-    """A prebuilt statement's SQL for psycopg, and which parameters are JSON."""
-    found = _POSTGRESQL_TEXT.get(id(statement))
-    if found is None:
-        compiled = statement.compile(dialect=dialect)
-        json_names = frozenset(
-            name for name, bind in compiled.binds.items() if isinstance(bind.type, JSON)
-        )
-        found = _POSTGRESQL_TEXT[id(statement)] = (str(compiled), json_names)
-    return found
-
-
-def _psycopg_params(row: dict, json_names: frozenset[str]) -> dict:
-    if not json_names:
-        return row
-    return {
-        name: Json(value) if name in json_names and value is not None else value
-        for name, value in row.items()
-    }
 
 
 def start_session(

@@ -191,6 +191,17 @@ def test_a_chunked_body_reaches_flask(flask_saw, portal):
     assert response.json()["token_type"] == "Bearer"
 
 
+def test_a_body_over_the_fast_path_limit_reaches_flask(flask_saw, portal):
+    """Bodies over fastpath.MAX_BODY are not read there: Flask (and its
+    MAX_CONTENT_LENGTH) decides, here by granting as usual."""
+    scope = " ".join(["profile"] * (fastpath_module.MAX_BODY // 8 + 1))
+    body = f"grant_type=client_credentials&scope={scope}"
+    assert len(body) > fastpath_module.MAX_BODY
+    response = _post(f"{portal.issuer}/oauth/token", body, auth=portal.auth)
+    assert response.status_code == 200, response.text
+    assert flask_saw == ["/oauth/token"]
+
+
 def test_a_json_body_reaches_flask(flask_saw, portal):
     response = requests.post(
         f"{portal.issuer}/oauth/token",
