@@ -13,6 +13,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test,granian]'
+	scripts/argon2-for-this-cpu $(BIN)
 	touch $@
 
 db-upgrade: install

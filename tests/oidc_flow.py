@@ -49,7 +49,17 @@ class Browser:
         consent: str | None = None,
     ) -> requests.Response:
         """Follow the authorization flow until a redirect leaves the server."""
-        response = self.get(url)
+        return self.follow(self.get(url), email, password, consent)
+
+    def follow(
+        self,
+        response: requests.Response,
+        email: str | None = None,
+        password: str | None = None,
+        consent: str | None = None,
+    ) -> requests.Response:
+        """Go on from `response` (a redirect, a login or consent page) until a
+        redirect leaves the server, or a page that is neither comes."""
         for _ in range(10):
             location = response.headers.get("Location")
             if response.status_code == 200 and consent and "decision" in response.text:

@@ -19,6 +19,7 @@ from ciam.accounts.recent import login_required, recent_auth_required
 from ciam.accounts.sessions import current_user
 from ciam.errors import CiamError, Conflict
 from ciam.extensions import limiter
+from ciam.oidc.resume import resume_authorization
 from ciam.web import actor_context, safe_next
 
 bp = Blueprint("mfa", __name__)
@@ -92,7 +93,7 @@ def login_step():
     result = mfa.verify_login_factor(user, form.method.data, form.code.data, actor_context())
     if result.ok:
         login_flow.finish_second_factor(user, pending, result.method)
-        return redirect(safe_next(pending.get("next")), 303)
+        return resume_authorization(redirect(safe_next(pending.get("next")), 303))
     error = LOCKED if result.reason == "locked" else WRONG_CODE
     return _login_step_page(user, form, error=error, method=form.method.data, status=401)
 

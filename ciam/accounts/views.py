@@ -8,6 +8,7 @@ from ciam.accounts import login_flow, services
 from ciam.accounts.forms import LoginForm, LogoutForm
 from ciam.accounts.sessions import current_session, current_user, end_session
 from ciam.extensions import limiter
+from ciam.oidc.resume import resume_authorization
 from ciam.ratelimit import login_account_key, login_account_limit
 from ciam.web import actor_context
 
@@ -42,7 +43,8 @@ def login_submit():
             form.email.data, form.password.data, ctx, lookup=login_flow.find_for_login
         )
         if user is not None:
-            return login_flow.after_password(user, form.next.data)
+            # Signed in for a portal: its code in this response, no detour (resume).
+            return resume_authorization(login_flow.after_password(user, form.next.data))
         error = "The email or password is not right."
     status = 200 if error is None else 401
     return _login_page(form.next.data, form.email.data, error), status

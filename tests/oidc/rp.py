@@ -123,5 +123,7 @@ def login_with_second_factor(
     response = browser.authorize(url, email, password, consent="allow")
     response = second_step(browser, response, code_for())
     assert response.status_code == 303, (response.status_code, response.text[:300])
-    callback = redirect_params(browser.authorize(response.headers["Location"], consent="allow"))
+    # The second step answers with the code itself, or (a consent page due) goes
+    # back to the authorization endpoint.
+    callback = redirect_params(browser.follow(response, consent="allow"))
     return redeem(rp, callback, state, verifier, nonce)
