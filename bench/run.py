@@ -404,7 +404,7 @@ def build_servers(args, db: str, workdir: Path) -> tuple[dict[str, Server], dict
         env = ciam_env(f"http://127.0.0.1:{port}", db, args)
         env["BENCH_CRM_SECRET"] = setup_env["BENCH_CRM_SECRET"]
         if name != "ciam":
-            env["MALLOC_ARENA_MAX"] = "2"  # threaded, as `ciam serve --server granian` sets
+            env["MALLOC_ARENA_MAX"] = "1"  # threaded, as `ciam serve --server granian` sets
         kind, argv = ciam_argv(name, port, args.threads)
         servers[name] = Server(
             name=name,

@@ -74,9 +74,13 @@ def serve(host, port, workers, server_name, threads):
             str(threads),
             "ciam:create_app",
         ]
-        # glibc gives each thread its own malloc arena; two keep a threaded worker's
-        # RSS near a single-threaded one's (docs/deploy.md).
-        os.environ.setdefault("MALLOC_ARENA_MAX", "2")
+        # glibc gives each thread its own malloc arena, and each arena keeps the
+        # 19 MiB argon2id buffer of the last hash it served (glibc's dynamic mmap
+        # threshold: reusing it avoids page-faulting 19 MiB per login, which would
+        # double a hash's time). One arena: one such buffer per worker, as with a
+        # sync worker; the threads take turns on the GIL and at most one argon2id
+        # per core runs at a time anyway (passwords._hashing_slots). docs/deploy.md.
+        os.environ.setdefault("MALLOC_ARENA_MAX", "1")
     else:
         argv = [
             exe,

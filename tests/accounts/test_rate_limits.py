@@ -150,3 +150,56 @@ def test_a_second_app_does_not_switch_limits_on_for_the_first(app, client, datab
         token = csrf(client)
         statuses = {login(client, f"p{n}@example.test", token=token).status_code for n in range(3)}
     assert statuses == {401}
+
+
+@pytest.fixture
+def token_limit_on_redis(database_url):
+    """An app counting CIAM_TOKEN_RATE_LIMIT=3/minute in the test Redis, and that Redis."""
+    url = redis_url()
+    store = redis.Redis.from_url(url)
+    store.flushdb()
+    try:
+        with extra_app(database_url, CIAM_REDIS_URL=url, CIAM_TOKEN_RATE_LIMIT="3/minute") as app:
+            yield app, store
+    finally:
+        store.flushdb()
+        store.close()
+
+
+def _window(app, ip: str):
+    from ciam.extensions import limiter
+    from ciam.ratelimit import _item, token_limit
+
+    with app.app_context():
+        return limiter.limiter.get_window_stats(_item(token_limit()), "token", ip)
+
+
+def test_token_limit_counts_in_limits_own_redis_window(token_limit_on_redis):
+    """ratelimit._redis_incr writes the counter flask-limiter reads (same key, same
+    expiry): its window stats see each request, and the fourth is refused."""
+    app, store = token_limit_on_redis
+    client = app.test_client()
+    remaining = []
+    for _ in range(3):
+        _token_request(client, "192.0.2.70")
+        remaining.append(_window(app, "192.0.2.70").remaining)
+    refused = _token_request(client, "192.0.2.70")
+    assert remaining == [2, 1, 0]
+    assert refused.status_code == 429
+    (key,) = store.keys("LIMITS:*192.0.2.70*")
+    assert 0 < store.ttl(key) <= 60  # the window expires like limits' own
+
+
+def test_token_limit_survives_a_script_flush_and_a_dropped_connection(token_limit_on_redis):
+    """When Redis has forgotten the Lua script (SCRIPT FLUSH, a restart) or closed
+    the connection, the request is counted through limits, which reloads and
+    reconnects: nothing goes uncounted."""
+    app, store = token_limit_on_redis
+    client = app.test_client()
+    _token_request(client, "192.0.2.71")
+    store.script_flush()
+    _token_request(client, "192.0.2.71")
+    store.client_kill_filter(_type="normal", skipme=True)
+    _token_request(client, "192.0.2.71")
+    assert _window(app, "192.0.2.71").remaining == 0
+    assert _token_request(client, "192.0.2.71").status_code == 429
