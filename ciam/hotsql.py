@@ -75,6 +75,16 @@ def psycopg_params(compiled: _Compiled, params: Mapping[str, Any]) -> dict:
     }
 
 
+# enable_seqscan=off: every statement here is a lookup by a unique or indexed key,
+# and psycopg prepares it; PostgreSQL then caches a generic plan, built once with
+# the statistics of that moment. Built while a table is small (a new install, or
+# before autovacuum analyzed it), that plan read the table sequentially, and kept
+# doing so as the table grew: measured, a refresh rotation went from 0.5 to 4 ms
+# of database time within a minute on a new database (docs/benchmarks.md). Off
+# only makes a sequential scan the planner's last resort on these connections.
+SESSION_OPTIONS = "-c timezone=UTC -c enable_seqscan=off"
+
+
 class HotConnections:
     """A small free list of autocommit psycopg connections to the app's PostgreSQL.
 
@@ -111,7 +121,7 @@ class HotConnections:
             conn = psycopg.connect(
                 self._conninfo(),
                 autocommit=True,
-                options="-c timezone=UTC",
+                options=SESSION_OPTIONS,
                 row_factory=namedtuple_row,
             )
         return conn

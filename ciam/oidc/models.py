@@ -95,11 +95,17 @@ class Token(UUIDPrimaryKey, db.Model):
     """
 
     __tablename__ = "tokens"
-    __table_args__ = (Index("ix_tokens_family_id", "family_id"),)
+    __table_args__ = (
+        Index("ix_tokens_family_id", "family_id"),
+        # Not client_id alone: a generic plan built on small-table statistics chose
+        # such an index for `refresh_token_hash = $1 AND client_id = $2` and scanned
+        # all of a portal's tokens (migration 0007). This one pins the hash too.
+        Index("ix_tokens_client_id_refresh_token_hash", "client_id", "refresh_token_hash"),
+    )
 
     jti: Mapped[str] = mapped_column(String(64), unique=True)
     family_id: Mapped[str] = mapped_column(String(64))
-    client_id: Mapped[str] = mapped_column(String(80), index=True)
+    client_id: Mapped[str] = mapped_column(String(80))
     user_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), nullable=True, index=True
     )
