@@ -4,6 +4,8 @@ and refused with a readable 429 (a page for people, JSON for machines)."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 import redis
 
@@ -203,3 +205,21 @@ def test_token_limit_survives_a_script_flush_and_a_dropped_connection(token_limi
     _token_request(client, "192.0.2.71")
     assert _window(app, "192.0.2.71").remaining == 0
     assert _token_request(client, "192.0.2.71").status_code == 429
+
+
+def test_each_thread_counts_on_a_connection_of_its_own(token_limit_on_redis):
+    """ratelimit._thread_connection: a redis-py connection is not thread-safe, so
+    threads (granian's, gthread's) never share one; a thread keeps its own."""
+    from ciam.extensions import limiter
+    from ciam.ratelimit import _thread_connection
+
+    app, _ = token_limit_on_redis
+    with app.app_context():
+        pool = limiter.limiter.storage.storage.connection_pool
+    mine = _thread_connection(pool)
+    seen = []
+    worker = threading.Thread(target=lambda: seen.append(_thread_connection(pool)))
+    worker.start()
+    worker.join()
+    assert _thread_connection(pool) is mine
+    assert seen[0] is not mine
