@@ -13,6 +13,7 @@ from authlib.oauth2.rfc6749.errors import (
     InvalidScopeError,
     UnsupportedResponseTypeError,
 )
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
@@ -77,6 +78,12 @@ class CiamAuthorizationServer(AuthorizationServer):
             g.ciam_oauth2_request = built
         return built
 
+    def authenticate_client(self, request, methods, endpoint="token"):
+        # Every endpoint that authenticates portals (token, introspection,
+        # revocation) comes through here.
+        refuse_conflicting_credentials(request)
+        return super().authenticate_client(request, methods, endpoint)
+
     def get_authorization_grant(self, request):
         for grant_cls, _ in self._authorization_grants:
             if grant_cls.check_authorization_endpoint(request):
@@ -118,6 +125,31 @@ class CiamAuthorizationServer(AuthorizationServer):
             error = InvalidRequestError("Missing 'grant_type' in request.")
             return self.handle_error_response(request, error)
         return super().create_token_response(request)
+
+
+def refuse_conflicting_credentials(request) -> None:
+    """RFC 6749 §2.3: a client MUST NOT use more than one authentication method in
+    a request, and §5.2 answers one that does with invalid_request. Authlib would
+    take the first method that succeeds and ignore the other: HTTP Basic for one
+    portal with a wrong client_secret in the body, or a body client_id naming
+    another portal, would pass as the Basic portal. Which client is asking must
+    never be ambiguous, so such a request is refused before any credential is
+    checked."""
+    try:
+        basic_id, _ = extract_basic_authorization(request.headers)
+    except UnicodeDecodeError:
+        return  # not credentials at all: client_secret_basic answers invalid_client
+    if not basic_id:
+        return
+    data = request.payload.data
+    if data.get("client_secret") or data.get("client_assertion"):
+        raise InvalidRequestError(
+            "The client used more than one authentication method "
+            "(HTTP Basic and credentials in the request body)."
+        )
+    body_id = data.get("client_id")
+    if body_id and body_id != basic_id:
+        raise InvalidRequestError("'client_id' does not match the HTTP Basic credentials.")
 
 
 def _client_secret_basic(query_client, request):

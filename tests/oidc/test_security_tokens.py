@@ -287,3 +287,65 @@ def test_confidential_client_without_secret_is_invalid_client(portal_a):
     client_id alone (auth method none) is invalid_client."""
     response = portal_a.token(auth=None, grant_type="client_credentials")
     assert_token_error(response, "invalid_client", 401)
+
+
+# --- one client, one authentication method (RFC 6749 §2.3, §5.2) ---------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param({"client_secret": "wrong"}, id="wrong-body-secret"),
+        pytest.param({"client_secret": "own"}, id="own-body-secret-too"),
+        pytest.param({"client_id": "other"}, id="body-client-id-of-another-portal"),
+    ],
+)
+@pytest.mark.parametrize("endpoint", ["token", "introspect", "revoke"])
+def test_conflicting_client_credentials_are_refused(portal_a, portal_b, user, body, endpoint):
+    """RFC 6749 §2.3: a client MUST NOT use more than one authentication method per
+    request; §5.2 calls a request that does invalid_request. HTTP Basic for portal A
+    with a body naming portal B, or with a client_secret of its own, is refused on
+    every endpoint that authenticates portals, and the token it carried is untouched."""
+    tokens = portal_a.login(user.email)
+    conflict = {
+        "client_secret": portal_a.secret if body.get("client_secret") == "own" else "wrong",
+        "client_id": portal_b.client_id,
+    }
+    extra = {name: conflict[name] for name in body}
+    form = {
+        "token": {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        "introspect": {"token": tokens["access_token"]},
+        "revoke": {"token": tokens["refresh_token"]},
+    }[endpoint]
+    response = requests.post(
+        f"{portal_a.issuer}/oauth/{endpoint}",
+        data={**form, **extra},
+        auth=portal_a.auth,
+        timeout=5,
+    )
+    assert_token_error(response, "invalid_request")
+    assert "active" not in response.json()
+
+    # Nothing was spent or revoked: the refresh token still rotates once.
+    refreshed = portal_a.refresh(tokens["refresh_token"])
+    assert refreshed.status_code == 200, refreshed.text
+
+
+def test_body_client_id_matching_basic_credentials_is_accepted(portal_a):
+    """RFC 6749 §3.2.1: a client MAY name itself with client_id next to its Basic
+    credentials; naming itself is not a second method."""
+    response = portal_a.token(grant_type="client_credentials", client_id=portal_a.client_id)
+    assert response.status_code == 200, response.text
+
+
+def test_conflicting_credentials_do_not_burn_a_code(live_server, make, user):
+    """A code redeemed with conflicting credentials is refused before it is looked
+    at, so the portal can still redeem it (no replay is recorded)."""
+    portal, secret = make.portal()
+    client = client_for(live_server, portal, secret)
+    code, verifier = client.get_code(user.email)
+    refused = client.redeem(code, verifier, client_secret="wrong")
+    assert_token_error(refused, "invalid_request")
+    redeemed = client.redeem(code, verifier)
+    assert redeemed.status_code == 200, redeemed.text
+    assert userinfo(client.issuer, redeemed.json()["access_token"]).status_code == 200
