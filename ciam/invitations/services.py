@@ -32,8 +32,7 @@ from ciam.delegation.models import AdminRight, Membership, Organization, OrgStat
 from ciam.errors import CiamError, Conflict, Forbidden, NotFound
 from ciam.extensions import db
 from ciam.invitations.models import Invitation, InvitationStatus
-from ciam.outbox.models import OutboxMessage
-from ciam.outbox.services import enqueue
+from ciam.outbox.services import enqueue, new_message
 from ciam.tokens import LinkExpired, LinkInvalid, Purpose, make_token, read_token
 
 
@@ -146,8 +145,7 @@ def _queue_email(invitation: Invitation, org: Organization, nonce: str, inline: 
         # The batch worker adds rows without enqueue(): enqueue flushes once per
         # message to learn its id for inline sending, which a worker does not need,
         # and one flush per chunk is much cheaper than one per invitation.
-        message = OutboxMessage(kind="email", payload=payload, aggregate_id=str(invitation.id))
-        db.session.add(message)
+        db.session.add(new_message("email", payload, aggregate_id=str(invitation.id)))
     invitation.sends += 1
     invitation.last_sent_at = utcnow()
     return link

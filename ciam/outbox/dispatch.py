@@ -16,6 +16,7 @@ from ciam.db import utcnow
 from ciam.extensions import db
 from ciam.outbox.handlers import HANDLERS
 from ciam.outbox.models import OutboxMessage, OutboxStatus
+from ciam.outbox.sealing import open_payload
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(hours=6)
@@ -28,7 +29,7 @@ def _backoff(attempts: int) -> timedelta:
 def _deliver(message: OutboxMessage) -> None:
     message.attempts += 1
     try:
-        HANDLERS[message.kind](message.payload)
+        HANDLERS[message.kind](open_payload(message.kind, message.payload))
     except Exception as exc:  # any failure is retried later, never lost
         message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
         if message.attempts >= current_app.config["CIAM_OUTBOX_MAX_ATTEMPTS"]:

@@ -9,15 +9,22 @@ from flask import g
 from ciam.db import utcnow
 from ciam.extensions import db
 from ciam.outbox.models import OutboxMessage, OutboxStatus
+from ciam.outbox.sealing import seal_payload
 
 
 def enqueue(kind: str, payload: dict, aggregate_id: str | None = None) -> OutboxMessage:
     """Write a message to send after commit. A rollback drops it with the change."""
-    message = OutboxMessage(kind=kind, payload=payload, aggregate_id=aggregate_id)
+    message = new_message(kind, payload, aggregate_id)
     db.session.add(message)
     db.session.flush()
     note_enqueued(message.id)
     return message
+
+
+def new_message(kind: str, payload: dict, aggregate_id: str | None = None) -> OutboxMessage:
+    """An unsaved row with its text sealed (sealing.py), for callers that add many
+    and flush once."""
+    return OutboxMessage(kind=kind, payload=seal_payload(kind, payload), aggregate_id=aggregate_id)
 
 
 def message_values(kind: str, payload: dict, aggregate_id: str | None = None) -> dict:
@@ -29,7 +36,7 @@ def message_values(kind: str, payload: dict, aggregate_id: str | None = None) ->
         "id": uuid.uuid4(),
         "kind": kind,
         "aggregate_id": aggregate_id,
-        "payload": payload,
+        "payload": seal_payload(kind, payload),
         "status": OutboxStatus.pending.value,
         "attempts": 0,
         "next_attempt_at": now,

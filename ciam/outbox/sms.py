@@ -5,8 +5,7 @@ laptops) or `twilio` (Twilio's Messages API through the `twilio` package). Servi
 never send directly: they call `enqueue_sms`, which writes an outbox row in the
 request's transaction (DESIGN §5.3), so a rolled-back request texts nobody.
 
-The message text is sealed (Fernet, purpose "ciam.outbox.sms") in the outbox row,
-because it holds a one-time code and outbox rows outlive the code (DESIGN §5.5).
+The message text holds a one-time code: the outbox seals it at rest (sealing.py).
 """
 
 from __future__ import annotations
@@ -17,13 +16,11 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app
 
 from ciam.config import is_loopback_host
-from ciam.crypto import fernet_for
 from ciam.errors import ConfigError
 from ciam.outbox.handlers import handler
 
 PROVIDERS = ("console", "twilio")
 TWILIO_SETTINGS = ("CIAM_TWILIO_ACCOUNT_SID", "CIAM_TWILIO_AUTH_TOKEN", "CIAM_TWILIO_FROM")
-SEAL_PURPOSE = "ciam.outbox.sms"
 
 
 class SmsProvider(Protocol):
@@ -66,27 +63,15 @@ def provider() -> SmsProvider:
     return ConsoleSms()
 
 
-def _fernet():
-    return fernet_for(current_app.config["SECRET_KEY"], SEAL_PURPOSE)
-
-
-def seal(text: str) -> str:
-    return _fernet().encrypt(text.encode()).decode()
-
-
-def unseal(token: str) -> str:
-    return _fernet().decrypt(token.encode()).decode()
-
-
 def enqueue_sms(to: str, text: str, aggregate_id: str | None = None):
     from ciam.outbox.services import enqueue
 
-    return enqueue("sms", {"to": to, "sealed_text": seal(text)}, aggregate_id=aggregate_id)
+    return enqueue("sms", {"to": to, "text": text}, aggregate_id=aggregate_id)
 
 
 @handler("sms")
 def send_sms(payload: dict) -> None:
-    provider().send(payload["to"], unseal(payload["sealed_text"]))
+    provider().send(payload["to"], payload["text"])
 
 
 def check_config(app: Flask) -> None:

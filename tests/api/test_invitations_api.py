@@ -14,6 +14,7 @@ from ciam.delegation.models import OrgStatus
 from ciam.extensions import db
 from ciam.invitations import services
 from ciam.invitations.models import Invitation
+from ciam.outbox.sealing import open_payload
 from tests.api.support import (
     audit,
     audit_tags,
@@ -75,8 +76,9 @@ def test_create_returns_201_without_token_and_queues_one_email(client, make, crm
     [email] = emails_to("pat.doe@example.com")
     issuer = client.application.config["CIAM_ISSUER"]
     assert email.payload["subject"] == "Your invitation to Acme Insurance"
-    assert f"{issuer}/invitations/" in email.payload["text"]
-    assert "evil.example" not in email.payload["text"]
+    text = open_payload("email", email.payload)["text"]
+    assert f"{issuer}/invitations/" in text
+    assert "evil.example" not in text
     assert audit_tags() == ["invitation:created", "invitation:sent"]
     [created] = audit("invitation:created")
     assert created.client_id == crm["client_id"]
@@ -280,7 +282,7 @@ def test_resend_sends_a_new_link_and_is_throttled(client, make, crm, app, monkey
     monkeypatch.setitem(app.config, "CIAM_INVITATION_RESEND_INTERVAL", 0)
     resent = client.post(path, headers=_h(crm))
     assert resent.status_code == 200 and resent.json["sends"] == 2
-    first, second = (m.payload["text"] for m in emails_to("a@example.com"))
+    first, second = (open_payload("email", m.payload)["text"] for m in emails_to("a@example.com"))
     assert first != second
     assert len(audit("invitation:resent")) == 1
 

@@ -21,6 +21,7 @@ from ciam.extensions import db
 from ciam.invitations import services
 from ciam.invitations.models import Invitation, InvitationStatus
 from ciam.outbox.models import OutboxMessage
+from ciam.outbox.sealing import open_payload
 from ciam.tokens import Purpose, make_token
 from tests.accounts.selfservice import CSRF, URL, login
 from tests.api.support import audit
@@ -253,7 +254,7 @@ def test_resend_invalidates_the_old_link(client, make, app, monkeypatch):
     services.resend(invitation.id, services.OPERATOR)
     db.session.commit()
     messages = list(db.session.scalars(db.select(OutboxMessage).order_by(OutboxMessage.created_at)))
-    [new_link] = URL.findall(messages[-1].payload["text"])
+    [new_link] = URL.findall(open_payload("email", messages[-1].payload)["text"])
     assert new_link != old_link and "/invitations/" in new_link
     assert client.get(_path(old_link)).status_code == 400
     assert _accept_new(client, _path(new_link)).status_code == 303

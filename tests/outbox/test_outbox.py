@@ -8,12 +8,16 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from cryptography.fernet import InvalidToken
 
+from ciam.accounts.profile_services import request_password_reset
+from ciam.audit.services import SYSTEM
 from ciam.db import utcnow
 from ciam.extensions import db
 from ciam.outbox import handlers
 from ciam.outbox.dispatch import dispatch_due
 from ciam.outbox.models import OutboxMessage, OutboxStatus
+from ciam.outbox.sealing import open_payload
 from ciam.outbox.services import enqueue
 from tests.conftest import require_service
 from tests.smtp import SMTPServer
@@ -74,6 +78,54 @@ def test_smtp_down_keeps_message_and_retries_later(ctx, app, monkeypatch):
         assert _statuses() == ["sent"]
     finally:
         server.stop()
+
+
+def _stored_payloads() -> str:
+    """Every outbox payload as the database holds it (what a dump would show)."""
+    rows = db.session.execute(sa.text("SELECT payload FROM outbox_messages")).scalars()
+    return " ".join(str(row) for row in rows)
+
+
+def test_email_text_is_sealed_at_rest_and_sent_in_clear(ctx, smtp, make):
+    """DESIGN §5.5: a password reset link is a credential, and outbox rows outlive
+    it. The table holds the email's text only sealed; the person gets it in clear."""
+    user = make.user()
+    request_password_reset(user.email, SYSTEM)
+    db.session.commit()
+
+    stored = _stored_payloads()
+    assert user.email in stored  # the row is there, addressed
+    assert "/reset" not in stored and "http" not in stored
+    [message] = db.session.scalars(db.select(OutboxMessage))
+    link_text = open_payload("email", message.payload)["text"]
+    assert "/reset" in link_text
+
+    assert dispatch_due() == 1
+    [sent] = smtp.messages
+    assert sent["To"] == user.email
+    assert sent.get_payload(decode=True).decode().replace("\r\n", "\n") == link_text
+    assert "/reset" not in _stored_payloads()
+
+
+def test_sealed_text_needs_this_deployments_secret_key(ctx, app, monkeypatch):
+    """The seal is keyed by CIAM_SECRET_KEY: a copy of the table opened with another
+    key yields nothing."""
+    enqueue("email", EMAIL)
+    db.session.commit()
+    [message] = db.session.scalars(db.select(OutboxMessage))
+    assert "http://x/y" not in str(message.payload)
+    monkeypatch.setitem(app.config, "SECRET_KEY", "another deployment")
+    with pytest.raises(InvalidToken):
+        open_payload("email", message.payload)
+
+
+def test_row_written_before_sealing_is_still_sent(ctx, smtp):
+    """An email row with a plain `text` (written by a version without sealing,
+    pending at the upgrade) is delivered as it is."""
+    db.session.add(OutboxMessage(kind="email", payload=EMAIL))
+    db.session.commit()
+    assert dispatch_due() == 1
+    assert "http://x/y" in smtp.messages[0].get_payload(decode=True).decode()
 
 
 def test_message_is_marked_dead_after_max_attempts(ctx, app, monkeypatch):
