@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from cryptography.fernet import InvalidToken
 from flask import Flask, current_app, g
 
 from ciam.db import utcnow
@@ -29,18 +30,30 @@ def _backoff(attempts: int) -> timedelta:
 def _deliver(message: OutboxMessage) -> None:
     message.attempts += 1
     try:
-        HANDLERS[message.kind](open_payload(message.kind, message.payload))
+        payload = open_payload(message.kind, message.payload)
+    except InvalidToken:
+        # Sealed under another CIAM_SECRET_KEY: no retry can open it.
+        _give_up(message, "the text was sealed under another CIAM_SECRET_KEY")
+        return
+    try:
+        HANDLERS[message.kind](payload)
     except Exception as exc:  # any failure is retried later, never lost
-        message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        error = f"{type(exc).__name__}: {exc}"[:2000]
         if message.attempts >= current_app.config["CIAM_OUTBOX_MAX_ATTEMPTS"]:
-            message.status = OutboxStatus.dead
-            log.error("outbox message %s is dead: %s", message.id, message.last_error)
+            _give_up(message, error)
         else:
+            message.last_error = error
             message.next_attempt_at = utcnow() + _backoff(message.attempts)
         return
     message.status = OutboxStatus.sent
     message.sent_at = utcnow()
     message.last_error = None
+
+
+def _give_up(message: OutboxMessage, error: str) -> None:
+    message.status = OutboxStatus.dead
+    message.last_error = error
+    log.error("outbox message %s is dead: %s", message.id, error)
 
 
 def dispatch_due(limit: int = 50) -> int:

@@ -119,6 +119,20 @@ def test_sealed_text_needs_this_deployments_secret_key(ctx, app, monkeypatch):
         open_payload("email", message.payload)
 
 
+def test_text_sealed_under_another_key_is_dead_at_once(ctx, app, smtp, monkeypatch):
+    """After CIAM_SECRET_KEY changed, a pending sealed text cannot be opened by any
+    retry: the row is marked dead with the reason, not retried for hours."""
+    enqueue("email", EMAIL)
+    db.session.commit()
+    monkeypatch.setitem(app.config, "SECRET_KEY", "another deployment")
+    assert dispatch_due() == 1
+    [message] = db.session.scalars(db.select(OutboxMessage))
+    assert message.status == OutboxStatus.dead
+    assert "CIAM_SECRET_KEY" in message.last_error
+    assert message.attempts == 1
+    assert smtp.messages == []
+
+
 def test_row_written_before_sealing_is_still_sent(ctx, smtp):
     """An email row with a plain `text` (written by a version without sealing,
     pending at the upgrade) is delivered as it is."""
