@@ -17,6 +17,7 @@ from ciam.audit.services import INSERT_EVENT, SYSTEM, event_values, record, take
 from ciam.db import utcnow
 from ciam.extensions import db
 from ciam.outbox.models import OutboxMessage
+from ciam.outbox.sealing import open_payload
 from ciam.outbox.services import INSERT_MESSAGE, message_values
 from tests.accounts.security_support import FIREFOX_LINUX, SAFARI_IPHONE, login, tags
 from tests.conftest import require_service
@@ -78,6 +79,9 @@ def test_login_from_a_new_device_writes_every_row(app, client, make, ctx, write_
     assert session.amr == ["pwd"] and session.user_agent == SAFARI_IPHONE
     message = db.session.scalars(db.select(OutboxMessage)).one()
     assert message.kind == "email" and message.payload["to"] == user.email
+    # Written by the login's one batch of writes (message_values), sealed all the same.
+    assert "text" not in message.payload
+    assert "Safari on iPhone" in open_payload("email", message.payload)["text"]
     # Sent by the inline dispatch after the commit: the request noted it as enqueued.
     assert message.status == "sent" and message.aggregate_id == str(user.id)
     assert db.session.get(User, user.id).last_login_at == session.auth_time

@@ -93,6 +93,9 @@ def test_batch_of_500_is_queued_then_created_by_the_worker(client, make, crm, sm
     assert {r.batch_id for r in invitations()} == {uuid.UUID(body["id"])}
     statuses = {m.status for m in db.session.scalars(db.select(OutboxMessage))}
     assert statuses == {OutboxStatus.sent}
+    # The invitation links are sealed in the rows the worker wrote (sealing.py).
+    emails = db.session.scalars(db.select(OutboxMessage).where(OutboxMessage.kind == "email"))
+    assert all("text" not in m.payload and "sealed_text" in m.payload for m in emails)
     [done] = audit("invitation:batch_done")
     assert done.data["created"] == 500
     assert len(audit("invitation:created")) == 500

@@ -298,6 +298,7 @@ def test_confidential_client_without_secret_is_invalid_client(portal_a):
         pytest.param({"client_secret": "wrong"}, id="wrong-body-secret"),
         pytest.param({"client_secret": "own"}, id="own-body-secret-too"),
         pytest.param({"client_id": "other"}, id="body-client-id-of-another-portal"),
+        pytest.param({"client_assertion": "x.y.z"}, id="client-assertion-too"),
     ],
 )
 @pytest.mark.parametrize("endpoint", ["token", "introspect", "revoke"])
@@ -310,6 +311,7 @@ def test_conflicting_client_credentials_are_refused(portal_a, portal_b, user, bo
     conflict = {
         "client_secret": portal_a.secret if body.get("client_secret") == "own" else "wrong",
         "client_id": portal_b.client_id,
+        "client_assertion": "x.y.z",
     }
     extra = {name: conflict[name] for name in body}
     form = {
