@@ -35,6 +35,10 @@ from ciam.oidc.server import get_server
 from ciam.web import actor_context
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,40}")
+# OIDC Core §3.1.2.1: max_age is a number of seconds. ASCII digits only (str.isdigit
+# also accepts "٣" and "²"), at most ten of them (over 300 years): a longer one would
+# overflow timedelta and means nothing more than "any login will do".
+MAX_AGE = re.compile(r"[0-9]{1,10}")
 FORM_ONLY_FIELDS = {"csrf_token", "decision"}
 
 
@@ -96,8 +100,8 @@ def _max_age() -> int | None:
     raw = request.values.get("max_age")
     if raw in (None, ""):
         return None
-    if not raw.isdigit():
-        raise InvalidRequestError("max_age must be a non-negative integer.")
+    if not MAX_AGE.fullmatch(raw):
+        raise InvalidRequestError("max_age must be a whole number of seconds (0-9999999999).")
     return int(raw)
 
 
@@ -221,6 +225,7 @@ def authorize():
             raise RequestNotSupportedError(redirect_uri=grant.redirect_uri)
         if "request_uri" in request.values:
             raise RequestUriNotSupportedError(redirect_uri=grant.redirect_uri)
+        _max_age()  # checked on every request, not only when a session makes it matter
         if needs_login(prompts, params, login_session, user):
             if "none" in prompts:
                 raise LoginRequiredError(redirect_uri=grant.redirect_uri)

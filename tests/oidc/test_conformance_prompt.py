@@ -107,6 +107,45 @@ def test_max_age_must_be_a_number(live_server, make):
     assert "code" not in callback
 
 
+@pytest.mark.parametrize("max_age", ["99999999999999", "\u0663", "\u00b2", "-1", "1.5"])
+def test_max_age_out_of_range_or_not_ascii_digits(live_server, make, max_age):
+    """A max_age that would overflow (14 digits), a non-ASCII digit (Arabic-Indic 3,
+    superscript 2) or a non-integer is invalid_request at the portal, with state
+    and iss, never a 500 and never read as a number."""
+    _, rp, browser, _ = _signed_in(live_server, make)
+    url, state, *_ = rp.authorization_url(max_age=max_age)
+
+    callback = redirect_params(browser.get(url))
+
+    assert callback["error"] == "invalid_request"
+    assert callback["state"] == state
+    assert callback["iss"] == live_server
+    assert "code" not in callback
+
+
+def test_max_age_is_checked_without_a_session(live_server, make):
+    """Without a session a bad max_age is refused at once, not carried through the
+    login page into a code."""
+    portal, secret = make.portal()
+    rp = portal_rp(live_server, portal, secret)
+    url, state, *_ = rp.authorization_url(max_age="\u0663")
+
+    callback = redirect_params(Browser(live_server).get(url))
+
+    assert callback["error"] == "invalid_request" and callback["state"] == state
+
+
+def test_ten_digit_max_age_keeps_the_session(live_server, make):
+    """The largest max_age accepted (ten digits) lets a live session through."""
+    _, rp, browser, first = _signed_in(live_server, make)
+    url, state, verifier, nonce = rp.authorization_url(max_age="9999999999")
+
+    callback = redirect_params(browser.get(url))
+
+    _, second = redeem(rp, callback, state, verifier, nonce)
+    assert second["auth_time"] == first["auth_time"]
+
+
 def test_prompt_none_with_live_session_is_silent(live_server, make):
     """prompt=none with a live session issues a code at once, with no page."""
     _, rp, browser, first = _signed_in(live_server, make)
