@@ -34,6 +34,9 @@ PENDING_TTL_SECONDS = 300
 # Set by the authorization endpoint when the portal asked for a second factor
 # (acr_values=mfa); holds that request's fingerprint, like `login_for`.
 MFA_FOR_KEY = "mfa_for"
+# Set by the enrolment page's "Cancel": that request's fingerprint, which the
+# authorization endpoint answers with unmet_authentication_requirements.
+DECLINED_KEY = "mfa_declined_for"
 
 
 def _fresh_flow_cookie() -> None:
@@ -169,6 +172,15 @@ def pending_login() -> tuple[User, dict] | None:
     if user is None or not user.can_log_in:
         return None
     return user, pending
+
+
+def decline_enrolment(pending: dict) -> str:
+    """The person will not set up a second factor now: drop the pending login, mark
+    the authorization request it was for as declined; returns where to go next."""
+    session.pop(PENDING_KEY, None)
+    if session.get("login_for"):
+        session[DECLINED_KEY] = session["login_for"]
+    return safe_next(pending.get("next"))
 
 
 def finish_second_factor(user: User, pending: dict, method: str) -> list[str]:

@@ -119,6 +119,7 @@ def _enrol_page(user, factor, form, *, action, error=None, reason=None, status=2
     return render_template(
         "mfa/enrol_totp.html",
         form=form,
+        cancel_form=ActionForm() if action == url_for("mfa.login_enrol") else None,
         qr=mfa.qr_data_uri(uri),
         secret=mfa.grouped_secret(factor),
         action=action,
@@ -157,6 +158,16 @@ def login_enrol():
         )
     factor = mfa.start_totp_enrolment(user)
     return _enrol_page(user, factor, form, action=action, reason=reason)
+
+
+@bp.post("/login/mfa/enrol/cancel")
+def login_enrol_cancel():
+    """The way out of a forced set-up: the portal that asked for it is answered with
+    unmet_authentication_requirements instead of the person being kept here."""
+    found = login_flow.pending_login()
+    if found is None or not ActionForm().validate_on_submit():
+        return _restart_login()
+    return redirect(login_flow.decline_enrolment(found[1]), 303)
 
 
 # --- the person's own factors --------------------------------------------------------

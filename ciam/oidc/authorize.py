@@ -26,7 +26,7 @@ from flask import current_app, redirect, render_template, request, session, url_
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
 
-from ciam.accounts import assurance, login_flow
+from ciam.accounts import assurance, login_flow, mfa
 from ciam.accounts.sessions import current_session, current_user
 from ciam.db import utcnow
 from ciam.oidc import consent, keys
@@ -48,6 +48,13 @@ class RequestNotSupportedError(OAuth2Error):
 
 class RequestUriNotSupportedError(OAuth2Error):
     error = "request_uri_not_supported"  # OIDC Core §6.2
+
+
+class UnmetAuthenticationRequirementsError(OAuth2Error):
+    # OpenID Connect Core Unmet Authentication Requirements 1.0 §2: the essential
+    # acr asked for cannot be met (unknown here, or the person declined to set up
+    # a second factor).
+    error = "unmet_authentication_requirements"
 
 
 def _params() -> list[tuple[str, str]]:
@@ -117,9 +124,20 @@ def _hint_matches(user) -> bool:
     return claims.get("sub") == str(user.id)
 
 
-def _mfa_requested() -> bool:
-    # acr_values=mfa, or a claims request for acr "mfa": a second factor is due.
-    return assurance.mfa_requested(request.values.get("acr_values"), request.values.get("claims"))
+def _acr_request() -> assurance.AcrRequest:
+    return assurance.acr_request(request.values.get("acr_values"), request.values.get("claims"))
+
+
+def _second_factor_due(login_session, user) -> bool:
+    """Does this request want a second factor the session has not used? An essential
+    acr of "mfa" always; a voluntary one (OIDC Core §3.1.2.1) only from a person who
+    has a factor, since the strongest *achievable* value is what we assert."""
+    if assurance.used_second_factor(login_session.amr):
+        return False
+    wanted = _acr_request()
+    if wanted.mfa_required:
+        return True
+    return wanted.mfa_wanted and mfa.has_factor(user.id)
 
 
 def needs_login(prompts: list[str], params, login_session, user) -> bool:
@@ -128,7 +146,7 @@ def needs_login(prompts: list[str], params, login_session, user) -> bool:
     second factor the portal asked for that the session has not used."""
     if _needs_password(prompts, params, login_session, user):
         return True
-    return _mfa_requested() and not assurance.used_second_factor(login_session.amr)
+    return _second_factor_due(login_session, user)
 
 
 def _needs_password(prompts: list[str], params, login_session, user) -> bool:
@@ -153,13 +171,14 @@ def _needs_password(prompts: list[str], params, login_session, user) -> bool:
 
 def _send_to_login(params):
     session["login_for"] = _fingerprint(params)
-    if _mfa_requested():
+    if _acr_request().mfa_required:
+        # Essential: a person without a factor sets one up (or cancels: DECLINED_KEY).
         session[login_flow.MFA_FOR_KEY] = session["login_for"]
-        login_session, user = current_session(), current_user()
-        prompts = request.values.get("prompt", "").split()
-        if login_session is not None and not _needs_password(prompts, params, login_session, user):
-            # The password part of the session still counts: only the second step.
-            return login_flow.step_up(user, login_session, _request_url(params))
+    login_session, user = current_session(), current_user()
+    prompts = request.values.get("prompt", "").split()
+    if login_session is not None and not _needs_password(prompts, params, login_session, user):
+        # The password part of the session still counts: only the second step.
+        return login_flow.step_up(user, login_session, _request_url(params))
     return redirect(
         url_for(
             "accounts.login",
@@ -226,6 +245,9 @@ def authorize():
         if "request_uri" in request.values:
             raise RequestUriNotSupportedError(redirect_uri=grant.redirect_uri)
         _max_age()  # checked on every request, not only when a session makes it matter
+        if _acr_request().unmet or session.get(login_flow.DECLINED_KEY) == _fingerprint(params):
+            session.pop(login_flow.DECLINED_KEY, None)
+            raise UnmetAuthenticationRequirementsError(redirect_uri=grant.redirect_uri)
         if needs_login(prompts, params, login_session, user):
             if "none" in prompts:
                 raise LoginRequiredError(redirect_uri=grant.redirect_uri)

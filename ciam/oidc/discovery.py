@@ -64,7 +64,7 @@ def build_metadata(issuer: str) -> dict:
         "authorization_response_iss_parameter_supported": True,
         "prompt_values_supported": ["none", "login", "consent"],
         # "mfa": a session that used a second factor (step-up; see README).
-        "acr_values_supported": ["mfa"],
+        "acr_values_supported": ["password", "mfa"],  # ciam.accounts.assurance
         "service_documentation": issuer + "/docs",
     }
 

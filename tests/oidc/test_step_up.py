@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pyotp
+import pytest
 
 from ciam.accounts import mfa
 from ciam.accounts.models import LoginSession
@@ -31,7 +32,7 @@ def test_step_up_from_a_password_session_asks_only_the_second_factor(live_server
     rp = portal_rp(live_server, portal, secret)
     browser = Browser(live_server)
     _, first, _ = rp.login(user.email, PASSWORD, browser)
-    assert first["amr"] == ["pwd"] and "acr" not in first
+    assert first["amr"] == ["pwd"] and first["acr"] == "password"
     totp_secret = enrol_totp(user)
 
     url, *_ = rp.authorization_url(acr_values="mfa")
@@ -77,26 +78,122 @@ def test_fresh_login_with_acr_values_mfa(live_server, make):
     assert claims["acr"] == "mfa"
 
 
-def test_password_only_login_claims_no_acr(live_server, make):
-    """Without a second factor the ID token has amr ["pwd"] and no acr at all (no
-    assurance is claimed that was not reached)."""
+ESSENTIAL_MFA = json.dumps({"id_token": {"acr": {"essential": True, "values": ["mfa"]}}})
+
+
+def test_password_only_login_claims_the_password_acr(live_server, make):
+    """Without a second factor the ID token has amr ["pwd"] and acr "password", the
+    weaker of the two values discovery advertises."""
     user = make.user()
     portal, secret = make.portal()
     _, claims, _ = portal_rp(live_server, portal, secret).login(user.email, PASSWORD)
     assert claims["amr"] == ["pwd"]
-    assert "acr" not in claims
+    assert claims["acr"] == "password"
 
 
-def test_acr_values_mfa_without_a_factor_sets_one_up(live_server, make):
-    """A person with no factor meeting acr_values=mfa sets up an authenticator in the
-    login; the login then counts as MFA and the portal gets acr "mfa"."""
+def test_discovery_advertises_every_acr_asserted(client):
+    """acr_values_supported lists both values an ID token can carry."""
+    body = client.get("/.well-known/openid-configuration").get_json()
+    assert body["acr_values_supported"] == ["password", "mfa"]
+
+
+@pytest.mark.parametrize("acr_values", ["mfa", "password mfa", "mfa password", "mfa urn:x:gold"])
+def test_voluntary_mfa_without_a_factor_signs_in_with_password(live_server, make, acr_values):
+    """acr_values is voluntary (OIDC Core §3.1.2.1): a person with no factor is not
+    sent to set one up; the portal gets a code and acr "password" (the strongest
+    this person can do now). Unknown values beside it are ignored."""
+    user = make.user()
+    portal, secret = make.portal()
+    _, claims, _ = portal_rp(live_server, portal, secret).login(
+        user.email, PASSWORD, acr_values=acr_values
+    )
+    assert claims["acr"] == "password" and claims["amr"] == ["pwd"]
+    assert not mfa.has_factor(user.id)
+
+
+def test_voluntary_unknown_acr_is_ignored(live_server, make):
+    """An acr value we do not know, asked voluntarily, changes nothing."""
+    user = make.user()
+    portal, secret = make.portal()
+    _, claims, _ = portal_rp(live_server, portal, secret).login(
+        user.email, PASSWORD, acr_values="urn:mace:incommon:iap:silver"
+    )
+    assert claims["acr"] == "password"
+
+
+def test_voluntary_both_values_with_a_factor_asserts_mfa(live_server, make):
+    """Both values asked voluntarily by a person who has a factor: the second factor
+    is asked and the ID token says "mfa"."""
+    user = make.user()
+    totp_secret = enrol_totp(user)
+    portal, secret = make.portal()
+    _, claims = login_with_second_factor(
+        portal_rp(live_server, portal, secret),
+        Browser(live_server),
+        user.email,
+        PASSWORD,
+        _totp(totp_secret),
+        acr_values="password mfa",
+    )
+    assert claims["acr"] == "mfa"
+
+
+@pytest.mark.parametrize(
+    "acr", [{"essential": True, "values": ["urn:x:gold"]}, {"essential": True, "value": "gold"}]
+)
+def test_essential_unknown_acr_is_unmet(live_server, make, acr):
+    """An essential acr naming no value we assert is answered at the redirect URI with
+    unmet_authentication_requirements, state and iss; no login page."""
+    portal, secret = make.portal()
+    rp = portal_rp(live_server, portal, secret)
+    url, state, *_ = rp.authorization_url(claims=json.dumps({"id_token": {"acr": acr}}))
+
+    callback = redirect_params(Browser(live_server).get(url))
+
+    assert callback["error"] == "unmet_authentication_requirements"
+    assert callback["state"] == state and callback["iss"] == live_server
+    assert "code" not in callback
+
+
+def test_essential_password_or_mfa_needs_no_enrolment(live_server, make):
+    """An essential acr that "password" meets asks for no second factor."""
+    user = make.user()
+    portal, secret = make.portal()
+    claims_request = json.dumps(
+        {"id_token": {"acr": {"essential": True, "values": ["password", "mfa"]}}}
+    )
+    _, claims, _ = portal_rp(live_server, portal, secret).login(
+        user.email, PASSWORD, claims=claims_request
+    )
+    assert claims["acr"] == "password"
+
+
+def _forced_enrolment_page(live_server, make):
     user = make.user()
     portal, secret = make.portal()
     rp = portal_rp(live_server, portal, secret)
     browser = Browser(live_server)
-    url, state, verifier, nonce = rp.authorization_url(acr_values="mfa")
+    url, state, verifier, nonce = rp.authorization_url(claims=ESSENTIAL_MFA)
+    return rp, browser, browser.authorize(url, user.email, PASSWORD), (state, verifier, nonce)
 
-    response = browser.authorize(url, user.email, PASSWORD)
+
+def test_cancel_forced_enrolment_answers_the_portal(live_server, make):
+    """The enrolment page of an essential mfa request has a way out: Cancel answers
+    the portal with unmet_authentication_requirements (with state and iss)."""
+    _, browser, page, (state, *_) = _forced_enrolment_page(live_server, make)
+    assert "Cancel" in page.text
+
+    cancelled = browser.post("/login/mfa/enrol/cancel", data={"csrf_token": csrf_token(page.text)})
+    callback = redirect_params(browser.get(location(cancelled).geturl()))
+
+    assert callback["error"] == "unmet_authentication_requirements"
+    assert callback["state"] == state and callback["iss"] == live_server
+
+
+def test_essential_mfa_without_a_factor_sets_one_up(live_server, make):
+    """A person with no factor meeting an essential acr of "mfa" (claims request) sets
+    up an authenticator in the login; the portal then gets acr "mfa"."""
+    rp, browser, response, (state, verifier, nonce) = _forced_enrolment_page(live_server, make)
 
     assert response.status_code == 200
     assert "The service you are signing in to asks for two-step verification." in response.text
