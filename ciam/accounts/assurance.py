@@ -18,8 +18,9 @@ with `acr_values=mfa` (or a `claims` request for an `acr` of "mfa").
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
+
+from ciam import jsonsafe
 
 PWD = "pwd"  # noqa: S105 - the RFC 8176 amr value, not a password
 TOTP = "otp"
@@ -63,7 +64,7 @@ def mfa_requested(acr_values: str | None, claims: str | None) -> bool:
     if not claims:
         return False
     try:
-        parsed = json.loads(claims)
+        parsed = jsonsafe.loads(claims)
     except ValueError:
         return False
     id_token = parsed.get("id_token") if isinstance(parsed, dict) else None

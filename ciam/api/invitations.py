@@ -12,9 +12,9 @@ import uuid
 from functools import wraps
 
 from flask import current_app, request, url_for
-from flask_smorest import Blueprint
 
 from ciam.api.auth import current_caller, require_scope
+from ciam.api.blueprint import ApiBlueprint
 from ciam.api.errors import register_api_errors
 from ciam.invitations import batch as batches
 from ciam.invitations import services
@@ -27,7 +27,7 @@ from ciam.invitations.schemas import (
     InvitationSchema,
 )
 
-bp = Blueprint(
+bp = ApiBlueprint(
     "invitations_api",
     __name__,
     description="Invite people into an organization; they accept by an emailed link.",
