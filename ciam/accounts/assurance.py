@@ -28,9 +28,10 @@ Requirements 1.0).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from ciam import jsonsafe
 
 PWD = "pwd"  # noqa: S105 - the RFC 8176 amr value, not a password
 TOTP = "otp"
@@ -95,7 +96,7 @@ def _claims_acr(claims: str | None) -> dict:
     if not claims:
         return {}
     try:
-        parsed = json.loads(claims)
+        parsed = jsonsafe.loads(claims)
     except ValueError:
         return {}
     id_token = parsed.get("id_token") if isinstance(parsed, dict) else None

@@ -24,7 +24,7 @@ class CiamApi(Api):
 
 
 def setup_api(app: Flask) -> None:
-    from ciam.api import auth, invitations
+    from ciam.api import auth, invitations, models  # noqa: F401  (models: tables known)
     from ciam.extensions import csrf
 
     app.config.setdefault("API_TITLE", "ciam")

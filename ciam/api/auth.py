@@ -127,6 +127,8 @@ def require_scope(scope: str):
         responses = documented._apidoc.setdefault("response", {}).setdefault("responses", {})
         responses.setdefault(401, []).append("UNAUTHORIZED")
         responses.setdefault(403, []).append("FORBIDDEN")
+        # Read by tests/api/test_route_authentication.py: a route without it fails there.
+        documented.ciam_auth = f"scope:{scope}"
         return documented
 
     return decorator

@@ -12,10 +12,11 @@ import uuid
 from functools import wraps
 
 from flask import current_app, request, url_for
-from flask_smorest import Blueprint
 
 from ciam.api.auth import current_caller, require_scope
+from ciam.api.blueprint import ApiBlueprint
 from ciam.api.errors import register_api_errors
+from ciam.api.idempotency import idempotent
 from ciam.invitations import batch as batches
 from ciam.invitations import services
 from ciam.invitations.schemas import (
@@ -27,7 +28,7 @@ from ciam.invitations.schemas import (
     InvitationSchema,
 )
 
-bp = Blueprint(
+bp = ApiBlueprint(
     "invitations_api",
     __name__,
     description="Invite people into an organization; they accept by an emailed link.",
@@ -58,6 +59,7 @@ def _larger_body(view):
 
 @bp.route("/invitations", methods=["POST"])
 @require_scope(WRITE)
+@idempotent
 @bp.arguments(InvitationCreateSchema)
 @bp.response(201, InvitationSchema, description="Invitation created and emailed.")
 @bp.alt_response(
@@ -80,6 +82,7 @@ def create_invitation(data: dict):
 @bp.route("/invitations/batch", methods=["POST"])
 @_larger_body
 @require_scope(WRITE)
+@idempotent
 @bp.arguments(BatchCreateSchema)
 @bp.response(202, BatchSchema, description="Stored; the worker creates the invitations.")
 @bp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE")
@@ -125,6 +128,7 @@ def get_invitation(invitation_id: uuid.UUID):
 
 @bp.route("/invitations/<uuid:invitation_id>/revoke", methods=["POST"])
 @require_scope(WRITE)
+@idempotent
 @bp.response(200, InvitationSchema)
 @bp.alt_response(404, response="NOT_FOUND")
 @bp.alt_response(409, response="CONFLICT", description="Not pending.")
@@ -136,6 +140,7 @@ def revoke_invitation(invitation_id: uuid.UUID):
 
 @bp.route("/invitations/<uuid:invitation_id>/resend", methods=["POST"])
 @require_scope(WRITE)
+@idempotent
 @bp.response(200, InvitationSchema)
 @bp.alt_response(404, response="NOT_FOUND")
 @bp.alt_response(409, response="CONFLICT", description="Not pending.")
