@@ -113,11 +113,10 @@ def demo(quiet):
 @click.command("init")
 @with_appcontext
 def init():
-    """Create signing keys if there are none (run after `ciam db upgrade`)."""
-    from ciam.oidc.keys import ensure_keys
+    """Create signing keys if there are none (the server also does at its first request)."""
+    from ciam.oidc.keys import create_first_keys
 
-    created = ensure_keys()
-    db.session.commit()
+    created = create_first_keys()
     click.echo(f"{len(created)} signing key(s) created; issuer {current_app.config['CIAM_ISSUER']}")
 
 

@@ -8,12 +8,18 @@ published until the last token it signed has expired (`publish_until`).
 Parsed keys and the JWKS document are cached per process and re-read every
 CIAM_KEY_CACHE_SECONDS, or at the next boundary a timestamp names, so a rotation made
 on one node is seen by every node without a per-request query or key parse.
+
+The first keys are made by the server itself: the first request a process serves
+creates any that are missing (KeyBootstrap), so `ciam db upgrade` and a start are
+enough; `ciam init` does the same from the command line. Several nodes starting at
+once create one key per algorithm between them (ensure_keys' lock).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -23,19 +29,35 @@ from flask import current_app
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, RSAKey
+from sqlalchemy.exc import SQLAlchemyError
 
 from ciam.crypto import fernet_for
 from ciam.db import utcnow
+from ciam.errors import CiamError
 from ciam.extensions import db
 from ciam.oidc.models import SigningKey
 
 SUPPORTED_ALGS = ("RS256", "ES256")
 DEFAULT_ALG = "RS256"
 _FERNET_PURPOSE = "ciam.signing-keys"
+# pg_advisory_xact_lock key of key creation (any constant no other lock uses).
+_CREATE_LOCK = 0x6369616D6B657973  # "ciamkeys"
+# A process that could not create its first keys (no tables yet) tries again after.
+_BOOTSTRAP_RETRY_SECONDS = 5.0
+
+log = logging.getLogger(__name__)
 
 
 class InvalidJWT(Exception):
     """A presented JWT is malformed, unsigned, signed by an unknown key or alg."""
+
+
+class NoSigningKey(CiamError):
+    """No key can sign: the database has none and this process could not create one.
+    A configuration state, not a fault of the request: 503, never a bare 500."""
+
+    code = "temporarily_unavailable"
+    status = 503
 
 
 def _generate(alg: str):
@@ -103,7 +125,15 @@ def max_token_lifetime() -> timedelta:
 
 
 def ensure_keys() -> list[SigningKey]:
-    """Create a signing key for every supported alg that has none. Idempotent."""
+    """Create a signing key for every supported alg that has none. Idempotent.
+
+    Safe when several nodes run it at once: on PostgreSQL a transaction-scoped
+    advisory lock makes the second wait for the first's commit and then find its
+    keys; SQLite allows one writer, and the caller's commit decides (KeyBootstrap
+    retries a process whose write lost). The lock is held until the caller commits.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(db.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CREATE_LOCK})
     existing = {row.alg for row in _rows()}
     return [create_key(alg) for alg in SUPPORTED_ALGS if alg not in existing]
 
@@ -220,7 +250,12 @@ def snapshot() -> KeySnapshot:
 def sign(claims: dict, alg: str = DEFAULT_ALG, typ: str = "JWT") -> str:
     signer = snapshot().signers.get(alg)
     if signer is None:
-        raise RuntimeError(f"no active {alg} signing key: run `ciam keys rotate`")
+        raise NoSigningKey(
+            f"No active {alg} signing key. Run `ciam db upgrade`, then `ciam init` "
+            "(or `ciam keys rotate`), or check the server's log for why it could not "
+            "create one.",
+            code="temporarily_unavailable",
+        )
     kid, key = signer
     header = {"alg": alg, "kid": kid, "typ": typ}
     payload = json.dumps(claims, separators=(",", ":"))
@@ -252,3 +287,51 @@ def verify(token: str, typ: str | None = None) -> tuple[dict, dict]:
     if not isinstance(claims, dict):
         raise InvalidJWT("claims are not an object")
     return header, claims
+
+
+def create_first_keys() -> list[SigningKey]:
+    """ensure_keys in a transaction of its own, committed (for callers outside a
+    request: the first-request bootstrap and `ciam init`)."""
+    try:
+        created = ensure_keys()
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        raise
+    invalidate_cache()
+    return created
+
+
+class KeyBootstrap:
+    """WSGI middleware: before the first request a process serves, create the
+    signing keys that are missing, so a server started after `ciam db upgrade`
+    alone signs tokens and publishes a JWKS (no `ciam init` needed). Afterwards
+    it costs one attribute check per request. If the database cannot take them
+    yet (not migrated), requests go on and it tries again a few seconds later."""
+
+    def __init__(self, wsgi_app, app) -> None:
+        self.wsgi_app = wsgi_app
+        self.app = app
+        self.pending = True
+        self._retry_at = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        if self.pending and time.monotonic() >= self._retry_at:
+            self._bootstrap()
+        return self.wsgi_app(environ, start_response)
+
+    def _bootstrap(self) -> None:
+        with self._lock:
+            if not self.pending:
+                return
+            try:
+                with self.app.app_context():
+                    for row in create_first_keys():
+                        log.info("created the first %s signing key %s", row.alg, row.kid)
+                    db.session.remove()
+            except SQLAlchemyError:
+                log.warning("could not create signing keys yet; retrying", exc_info=True)
+                self._retry_at = time.monotonic() + _BOOTSTRAP_RETRY_SECONDS
+                return
+            self.pending = False
