@@ -1,6 +1,6 @@
 """idempotency_keys: Idempotency-Key answers of the REST API, per client, 24 h
 
-Revision ID: 0009_idempotency_keys
+Revision ID: 0008_idempotency_keys
 Revises: 0007_tokens_client_refresh_index
 Create Date: 2026-12-02 20:45:00.000000
 
@@ -12,7 +12,7 @@ import ciam.db
 
 
 # revision identifiers, used by Alembic.
-revision = '0009_idempotency_keys'
+revision = '0008_idempotency_keys'
 down_revision = '0007_tokens_client_refresh_index'
 branch_labels = None
 depends_on = None
