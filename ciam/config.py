@@ -226,8 +226,11 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         # How long each process trusts its copy of a portal (client) before re-reading
         # it; a change made on another node reaches this one within this delay.
         "CIAM_CLIENT_CACHE_SECONDS": _env_int("CIAM_CLIENT_CACHE_SECONDS", 10),
+        # Failed sign-ins per IP (a right password never counts: NIST 800-63B §5.2.2).
         "CIAM_LOGIN_RATE_LIMIT": _env("CIAM_LOGIN_RATE_LIMIT", "20/minute;200/hour"),
-        # Per submitted email, whatever the IP (NIST 800-63B §5.2.2 throttling).
+        # Every sign-in attempt per IP, right or wrong: a flood ceiling only.
+        "CIAM_LOGIN_ATTEMPTS_RATE_LIMIT": _env("CIAM_LOGIN_ATTEMPTS_RATE_LIMIT", "600/minute"),
+        # Failed sign-ins per submitted email, whatever the IP (NIST 800-63B §5.2.2).
         "CIAM_LOGIN_ACCOUNT_RATE_LIMIT": _env("CIAM_LOGIN_ACCOUNT_RATE_LIMIT", "10/minute"),
         "CIAM_TOKEN_RATE_LIMIT": _env("CIAM_TOKEN_RATE_LIMIT", "600/minute"),
         # Lockout (NIST 800-63B §5.2.2, ASVS 2.2.1): after this many consecutive wrong

@@ -95,8 +95,21 @@ class AppLimiter(Limiter):
 
 
 def login_limit() -> str:
-    """Per client IP (the limiter's default key)."""
+    """Failed sign-ins per client IP (the limiter's default key)."""
     return current_app.config["CIAM_LOGIN_RATE_LIMIT"]
+
+
+def login_attempts_limit() -> str:
+    """Every sign-in attempt per client IP, right or wrong: a ceiling far above
+    what an office behind one address needs."""
+    return current_app.config["CIAM_LOGIN_ATTEMPTS_RATE_LIMIT"]
+
+
+def login_failed(response) -> bool:
+    """deduct_when for the failure limits: only a refused sign-in counts. A wrong
+    password, an unknown or a locked account all answer 401 (one answer for all,
+    so the limit reveals nothing about which)."""
+    return response.status_code == 401
 
 
 def login_account_limit() -> str:

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 
 from ciam.accounts import login_flow, services
 from ciam.accounts.forms import LoginForm, LogoutForm
 from ciam.accounts.sessions import current_session, current_user, end_session
 from ciam.extensions import limiter
 from ciam.oidc.resume import resume_authorization
-from ciam.ratelimit import login_account_key, login_account_limit
+from ciam.ratelimit import (
+    login_account_key,
+    login_account_limit,
+    login_attempts_limit,
+    login_failed,
+    login_limit,
+)
 from ciam.web import actor_context
 
 bp = Blueprint("accounts", __name__)
 bp.ciam_auth = "session"  # pages for people; /account requires a login session
-
-
-def _login_limit() -> str:
-    return current_app.config["CIAM_LOGIN_RATE_LIMIT"]
 
 
 @bp.get("/login")
@@ -31,9 +33,15 @@ def login():
 
 
 @bp.post("/login")
-@limiter.limit(_login_limit)
-# NIST 800-63B §5.2.2: throttle guesses on one account from however many IPs.
-@limiter.limit(login_account_limit, key_func=login_account_key)
+# NIST 800-63B §5.2.2 limits *failed* attempts: a right password is never counted,
+# so an office behind one NAT (or a certification lab) signs in as often as it needs.
+@limiter.limit(login_limit, scope="login-failures", deduct_when=login_failed)
+# The same, per account from however many IPs.
+@limiter.limit(
+    login_account_limit, key_func=login_account_key, scope="login-account", deduct_when=login_failed
+)
+# A much higher ceiling on every attempt per IP, right or wrong (a flood of sign-ins).
+@limiter.limit(login_attempts_limit, scope="login-attempts")
 def login_submit():
     form = LoginForm()
     error = None

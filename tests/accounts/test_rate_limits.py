@@ -78,7 +78,8 @@ def test_per_account_login_limit_is_independent_of_ip(app, database_url, make, m
         emails = ["Pat@Example.test", " pat@example.test", "PAT@example.TEST", user.email]
         ips = ["203.0.113.1", "203.0.113.2", "203.0.113.3", "203.0.113.4"]
         assert _login_statuses([client], emails, ips) == [401, 401, 401, 429]
-        # Even the right password waits: the limit is on attempts, not on failures.
+        # Once the failures are used up, even the right password waits (NIST 800-63B
+        # §5.2.2: the throttle follows failed attempts, then holds for the account).
         assert login(client, user.email, ip="203.0.113.5").status_code == 429
         assert login(client, "someone@example.test", ip="203.0.113.4").status_code == 401
 
@@ -137,12 +138,65 @@ def test_token_endpoint_limit_per_client_ip_answers_json(app, database_url):
     assert other.json["error"] == "invalid_client"
 
 
-@pytest.mark.parametrize("name", ["CIAM_LOGIN_ACCOUNT_RATE_LIMIT", "CIAM_TOKEN_RATE_LIMIT"])
+DEFAULTS = {
+    "CIAM_LOGIN_RATE_LIMIT": "20/minute;200/hour",
+    "CIAM_LOGIN_ACCOUNT_RATE_LIMIT": "10/minute",
+    "CIAM_LOGIN_ATTEMPTS_RATE_LIMIT": "600/minute",
+    "CIAM_TOKEN_RATE_LIMIT": "600/minute",
+}
+
+
+@pytest.mark.parametrize("name", sorted(DEFAULTS))
 def test_rate_limit_defaults(ctx, name):
-    """Defaults: 10 attempts a minute per account on login, 600 a minute per IP on
-    the token endpoint."""
-    expected = {"CIAM_LOGIN_ACCOUNT_RATE_LIMIT": "10/minute", "CIAM_TOKEN_RATE_LIMIT": "600/minute"}
-    assert ctx.config[name] == expected[name]
+    """Defaults: 20 failed sign-ins a minute per IP and 10 per account, 600 sign-in
+    attempts of any outcome a minute per IP, 600 token requests a minute per IP."""
+    assert ctx.config[name] == DEFAULTS[name]
+
+
+@pytest.mark.parametrize("storage", ["memory", "redis"])
+def test_correct_sign_ins_are_never_counted_at_default_settings(app, database_url, make, storage):
+    """Issue 11 defect 1: with the default limits, 200 right sign-ins from one IP
+    (an office behind one NAT, a certification lab) within a minute all succeed;
+    only failures use up the per-IP and per-account limits (NIST 800-63B §5.2.2).
+    Then the failure limits still bite: the 21st failure from that IP is refused."""
+    settings = {} if storage == "memory" else {"CIAM_REDIS_URL": redis_url()}
+    if settings:
+        redis.Redis.from_url(settings["CIAM_REDIS_URL"]).flushdb()
+    user = make.user("office@example.test")
+    with extra_app(database_url, CIAM_LOCKOUT_THRESHOLD=100, **settings) as defaults:
+        client = defaults.test_client()
+        ip = "198.51.100.99"
+        # Each sign-in starts a fresh flow cookie (new CSRF secret): login() fetches
+        # the form anew every time, as a browser would.
+        statuses = {login(client, user.email, ip=ip).status_code for _ in range(200)}
+        assert statuses == {303}
+        wrong = [f"stranger{n}@example.test" for n in range(21)]
+        assert _login_statuses([client], wrong, [ip] * 21) == [401] * 20 + [429]
+    if settings:
+        redis.Redis.from_url(settings["CIAM_REDIS_URL"]).flushdb()
+
+
+def test_account_failure_limit_ignores_right_passwords(app, database_url, make):
+    """Right passwords do not use up the per-account limit either: 30 sign-ins of
+    one person, then 10 wrong guesses at that account from ever new IPs are all
+    answered 401, and the 11th is refused."""
+    user = make.user("busy@example.test")
+    with extra_app(database_url, CIAM_LOCKOUT_THRESHOLD=100) as defaults:
+        client = defaults.test_client()
+        assert {login(client, user.email).status_code for _ in range(30)} == {303}
+        ips = [f"203.0.113.{n}" for n in range(11)]
+        statuses = _login_statuses([client], [user.email] * 11, ips)
+        assert statuses == [401] * 10 + [429]
+
+
+def test_every_attempt_ceiling_per_ip(app, database_url, make):
+    """CIAM_LOGIN_ATTEMPTS_RATE_LIMIT caps sign-ins of any outcome per IP: past it,
+    even right passwords are refused until the window ends."""
+    user = make.user("flood@example.test")
+    with extra_app(database_url, CIAM_LOGIN_ATTEMPTS_RATE_LIMIT="5/minute") as limited:
+        client = limited.test_client()
+        statuses = [login(client, user.email).status_code for _ in range(6)]
+    assert statuses == [303] * 5 + [429]
 
 
 def test_a_second_app_does_not_switch_limits_on_for_the_first(app, client, database_url):
