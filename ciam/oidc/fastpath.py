@@ -42,6 +42,7 @@ from ciam.oidc.server import (
     build_id_token,
     get_server,
     query_client,
+    session_sid,
 )
 from ciam.ratelimit import count_token_request
 from ciam.web import HSTS, SECURITY_HEADERS
@@ -205,6 +206,7 @@ def _refreshed(client: PortalSnapshot, parent, successor: tokens.Successor) -> d
             auth_time=parent.auth_time,
             amr=parent.amr,
             access_token=body["access_token"],
+            sid=session_sid(parent.session_id),
         )
     return body
 

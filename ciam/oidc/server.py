@@ -24,7 +24,7 @@ from flask import Flask, current_app, g
 from ciam.accounts import assurance
 from ciam.accounts.models import GOOD_STANDING
 from ciam.audit.services import record
-from ciam.crypto import random_token
+from ciam.crypto import hash_secret, random_token
 from ciam.oidc import keys, tokens
 from ciam.oidc.claims import (
     ClaimUser,
@@ -357,7 +357,18 @@ class StrictCodeChallenge(CodeChallenge):
         super().validate_code_challenge(grant, redirect_uri)
 
 
-def build_id_token(client, user, scope, *, auth_time, amr, nonce=None, access_token=None, acr=None):
+def session_sid(session_id: str | None) -> str | None:
+    """The ID token's `sid` (OpenID Connect Front-/Back-Channel Logout 1.0 §2/§3):
+    a stable, opaque name for the login session behind the token. Derived one way
+    from the session's key (itself the SHA-256 of the cookie), so a portal holding
+    it can neither use nor recover the cookie, and every token of one session,
+    first or refreshed, names the same session."""
+    return hash_secret("oidc-sid:" + session_id) if session_id else None
+
+
+def build_id_token(
+    client, user, scope, *, auth_time, amr, nonce=None, access_token=None, acr=None, sid=None
+):
     now = int(time.time())
     claims = user_claims(user, scope)
     claims.update(
@@ -380,6 +391,8 @@ def build_id_token(client, user, scope, *, auth_time, amr, nonce=None, access_to
         claims["acr"] = acr
     if nonce:
         claims["nonce"] = nonce
+    if sid:
+        claims["sid"] = sid
     alg = client.id_token_signed_response_alg or keys.DEFAULT_ALG
     if access_token:
         claims["at_hash"] = create_half_hash(access_token, alg).decode()
@@ -402,6 +415,7 @@ class CiamOpenIDCode(OpenIDCode):
             amr=code.amr,
             nonce=code.nonce,
             access_token=token.get("access_token"),
+            sid=session_sid(code.session_id),
         )
 
 
@@ -417,6 +431,7 @@ class RefreshIdToken(CiamOpenIDCode):
             auth_time=parent.auth_time,
             amr=parent.amr,
             access_token=token.get("access_token"),
+            sid=session_sid(parent.session_id),
         )
 
     def __call__(self, grant):

@@ -11,7 +11,7 @@ import requests
 from joserfc import jws
 
 from tests.factories import PASSWORD
-from tests.oidc.rp import portal_rp
+from tests.oidc.rp import portal_rp, validate_id_token
 
 
 def _decode_header(id_token: str) -> dict:
@@ -112,3 +112,24 @@ def test_userinfo_refuses_token_in_query(live_server, make):
 
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_id_token_carries_a_stable_opaque_sid(live_server, make):
+    """claims_supported lists `sid`, so ID tokens carry it (OpenID Connect
+    Back-Channel Logout 1.0 §2.4): the same value for every token of one login
+    session (a second authorization, a refresh), another for another session, and
+    neither the session cookie nor the key the server keeps for it."""
+    user = make.user()
+    portal, secret = make.portal()
+    rp = portal_rp(live_server, portal, secret)
+    token, first, browser = rp.login(user.email, PASSWORD)
+    _, again, _ = rp.login(user.email, PASSWORD, browser=browser)
+    refreshed = rp.session.refresh_token(rp.metadata["token_endpoint"], token["refresh_token"])
+    from_refresh = validate_id_token(refreshed["id_token"], live_server, portal.client_id, None)
+    _, other_session, _ = rp.login(user.email, PASSWORD)
+
+    assert first["sid"] and len(first["sid"]) >= 32
+    assert again["sid"] == first["sid"] == from_refresh["sid"]
+    assert other_session["sid"] != first["sid"]
+    cookie = next(value for name, value in browser.http.cookies.items() if "session" in name)
+    assert first["sid"] not in (cookie, hashlib.sha256(cookie.encode()).hexdigest())
