@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
+from ciam.api.docs import register_docs
 from ciam.api.errors import ApiErrorSchema
 
 PREFIX = "/api/v1"
@@ -53,3 +54,4 @@ def setup_api(app: Flask) -> None:
         api.register_blueprint(bp, url_prefix=PREFIX)
     # The OpenAPI document is public: it describes the API, it holds no data.
     app.blueprints[api._make_doc_blueprint_name()].ciam_auth = "public"
+    register_docs(app, api, PREFIX)

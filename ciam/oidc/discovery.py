@@ -65,7 +65,7 @@ def build_metadata(issuer: str) -> dict:
         "prompt_values_supported": ["none", "login", "consent"],
         # "mfa": a session that used a second factor (step-up; see README).
         "acr_values_supported": ["password", "mfa"],  # ciam.accounts.assurance
-        "service_documentation": issuer + "/docs",
+        "service_documentation": issuer + "/api/v1/docs",
     }
 
 

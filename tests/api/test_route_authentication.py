@@ -13,6 +13,7 @@ from ciam.api.auth import require_scope
 PUBLIC = {
     "api-docs.openapi_json": "the OpenAPI document describes the API and holds no data",
     "api-docs.static": "flask-smorest's static files of the document",
+    "api_docs.reference": "the reference page renders the OpenAPI document, no data",
 }
 
 

@@ -68,6 +68,22 @@ def test_advertised_endpoints_are_served(live_server):
         assert response.status_code == status, (field, response.status_code, response.text)
 
 
+def test_service_documentation_is_the_api_reference(live_server):
+    """service_documentation names a page people can read (it was a 404): the API
+    reference, rendered from the OpenAPI document, listing every API operation, and
+    allowed by our Content-Security-Policy (no inline or third-party script)."""
+    meta = discover(live_server)
+    page = requests.get(meta["service_documentation"], timeout=5)
+    spec = requests.get(live_server + "/api/v1/openapi.json", timeout=5).json()
+
+    assert page.status_code == 200
+    assert page.headers["Content-Type"].startswith("text/html")
+    for path, item in spec["paths"].items():
+        for method in item.keys() & {"get", "post", "put", "patch", "delete"}:
+            assert f"{method.upper()} {path}" in page.text
+    assert "<script" not in page.text
+
+
 def test_jwks_publishes_only_public_signing_keys(live_server):
     """RFC 7517 §4: each key has kid, alg, use=sig; no private parts ever leave."""
     meta = discover(live_server)
