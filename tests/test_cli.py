@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from ciam.crypto import secret_matches
 from ciam.extensions import db
@@ -124,3 +125,13 @@ def test_demo_is_idempotent(app, ctx):
     count = db.session.scalar(db.select(db.func.count()).select_from(Portal))
     assert _run(app, "demo").exit_code == 0
     assert db.session.scalar(db.select(db.func.count()).select_from(Portal)) == count == 2
+
+
+def test_generated_client_ids_never_look_like_an_option(app, ctx):
+    """A generated client id is hex, so it can never start with "-" and be taken for
+    an option by `ciam portals disable CLIENT_ID` (a base64url id did, 1 in 64)."""
+    from ciam.oidc.portals import new_client_id
+
+    ids = {new_client_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    assert all(re.fullmatch(r"[0-9a-f]{32}", client_id) for client_id in ids)

@@ -15,7 +15,7 @@ from ciam.oidc.keys import DEFAULT_ALG, SUPPORTED_ALGS
 from ciam.oidc.models import Portal, PortalStatus, Token
 
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
-DEFAULT_SCOPES = ["openid", "profile", "email", "phone", "offline_access"]
+DEFAULT_SCOPES = ["openid", "profile", "email", "address", "phone", "offline_access"]
 
 
 def validate_redirect_uri(uri: str, public: bool) -> str:
@@ -67,7 +67,7 @@ def create_portal(
     logout_uris = [validate_redirect_uri(u, public) for u in post_logout_redirect_uris or []]
     secret = None if public else secrets.token_urlsafe(32)
     portal = Portal(
-        client_id=client_id or secrets.token_urlsafe(16),
+        client_id=client_id or new_client_id(),
         client_secret_hash=hash_secret(secret) if secret else None,
         name=name,
         owner=owner,
@@ -85,6 +85,13 @@ def create_portal(
     db.session.flush()
     record("portal:created", ctx, client_id=portal.client_id, target=name)
     return portal, secret
+
+
+def new_client_id() -> str:
+    """128 random bits as 32 hex digits. Not base64url: an id starting with "-" is
+    read as an option by every CLI it is pasted into (`ciam portals disable -x...`
+    failed one time in 64), and `_` or `-` break double-click selection."""
+    return secrets.token_hex(16)
 
 
 def get_portal(client_id: str) -> Portal:
