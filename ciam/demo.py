@@ -38,6 +38,15 @@ def _ensure_orgs() -> None:
     )
 
 
+DEMO_ADDRESS = {
+    "street_address": "100 Main Street",
+    "locality": "Hartford",
+    "region": "CT",
+    "postal_code": "06103",
+    "country": "US",
+}
+
+
 def _ensure_users() -> None:
     for email, given, family, slug, right in USERS:
         if accounts.find_by_email(email):
@@ -45,6 +54,9 @@ def _ensure_users() -> None:
         user = accounts.create_user(
             email, DEMO_PASSWORD, given_name=given, family_name=family, email_verified=True
         )
+        # Something for the `address` scope to release (the certification's
+        # oidcc-scope-address and oidcc-scope-all modules expect a value).
+        user.address = DEMO_ADDRESS
         orgs.add_member(orgs.get_org(slug), user, right)
 
 

@@ -48,6 +48,9 @@ class User(UUIDPrimaryKey, Timestamps, db.Model):
     family_name: Mapped[str | None] = mapped_column(String(120), nullable=True)
     phone_number: Mapped[str | None] = mapped_column(String(40), nullable=True)
     locale: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # OIDC Core §5.1.1 address parts (street_address, locality, region, postal_code,
+    # country), released with the `address` scope; None when none was given.
+    address: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     crm_contact_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Lockout (NIST 800-63B §5.2.2), in the database so every node sees the same

@@ -4,7 +4,7 @@ checks a CSRF token (ASVS 4.2.2)."""
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField, SubmitField
+from wtforms import EmailField, PasswordField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from ciam.accounts.passwords import MAX_LENGTH
@@ -45,7 +45,38 @@ class ProfileForm(NameForm):
         ],
         render_kw={"autocomplete": "tel", "inputmode": "tel"},
     )
+    # The address (OIDC Core §5.1.1 parts), released to portals with scope `address`.
+    street_address = TextAreaField(
+        "Street address",
+        validators=[Optional(), Length(max=300)],
+        render_kw={"autocomplete": "street-address", "rows": 2},
+    )
+    locality = StringField(
+        "City",
+        validators=[Optional(), Length(max=120)],
+        render_kw={"autocomplete": "address-level2"},
+    )
+    region = StringField(
+        "State or region",
+        validators=[Optional(), Length(max=120)],
+        render_kw={"autocomplete": "address-level1"},
+    )
+    postal_code = StringField(
+        "Postal code",
+        validators=[Optional(), Length(max=20)],
+        render_kw={"autocomplete": "postal-code"},
+    )
+    country = StringField(
+        "Country",
+        validators=[Optional(), Length(max=80)],
+        render_kw={"autocomplete": "country-name"},
+    )
     submit = SubmitField("Save")
+
+    ADDRESS_FIELDS = ("street_address", "locality", "region", "postal_code", "country")
+
+    def address(self) -> dict:
+        return {name: getattr(self, name).data for name in self.ADDRESS_FIELDS}
 
 
 class EmailChangeForm(FlaskForm):

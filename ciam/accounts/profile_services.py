@@ -73,13 +73,18 @@ def update_profile(
     family_name: str | None,
     phone_number: str | None,
     ctx: ActorContext,
+    address: dict[str, str | None] | None = None,
 ) -> list[str]:
-    """Save name and phone. Returns the names of the fields that changed (audited)."""
+    """Save name, phone and (when given) address. Returns the names of the fields
+    that changed (audited)."""
     values = {
         "given_name": (given_name or "").strip() or None,
         "family_name": (family_name or "").strip() or None,
         "phone_number": (phone_number or "").strip() or None,
     }
+    if address is not None:
+        parts = {key: value.strip() for key, value in address.items() if (value or "").strip()}
+        values["address"] = parts or None
     changed = [field for field, value in values.items() if getattr(user, field) != value]
     for field in changed:
         setattr(user, field, values[field])

@@ -44,10 +44,15 @@ def _ctx():
 @login_required
 def profile():
     user = current_user()
-    form = ProfileForm(obj=user)
+    form = ProfileForm(obj=user, **(user.address or {}))
     if form.validate_on_submit():
         services.update_profile(
-            user, form.given_name.data, form.family_name.data, form.phone_number.data, _ctx()
+            user,
+            form.given_name.data,
+            form.family_name.data,
+            form.phone_number.data,
+            _ctx(),
+            address=form.address(),
         )
         flash("Your profile was saved.")
         return redirect(url_for("profile.profile"), 303)

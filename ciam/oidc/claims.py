@@ -15,8 +15,11 @@ SCOPE_CLAIMS = {
     "profile": ("name", "given_name", "family_name", "locale", "updated_at"),
     "email": ("email", "email_verified"),
     "phone": ("phone_number", "phone_number_verified"),
+    "address": ("address",),
 }
-SCOPES_SUPPORTED = ["openid", "profile", "email", "phone", "offline_access"]
+SCOPES_SUPPORTED = ["openid", "profile", "email", "address", "phone", "offline_access"]
+# The parts of the `address` claim a person can give (OIDC Core §5.1.1).
+ADDRESS_PARTS = ("street_address", "locality", "region", "postal_code", "country")
 CLAIMS_SUPPORTED = sorted(
     {"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid"}
     | {claim for claims in SCOPE_CLAIMS.values() for claim in claims}
@@ -37,6 +40,7 @@ class ClaimUser:
     phone_number: str | None
     locale: str | None
     updated_at: datetime | None
+    address: dict | None
 
     name = User.name  # the same rule as the model's
 
@@ -86,7 +90,20 @@ def _claim_value(user: User | ClaimUser, claim: str):
         return int(user.updated_at.timestamp()) if user.updated_at else None
     if claim == "phone_number_verified":
         return False if user.phone_number else None
+    if claim == "address":
+        return address_claim(user.address)
     return getattr(user, claim, None)
+
+
+def address_claim(parts: dict | None) -> dict | None:
+    """The `address` claim (OIDC Core §5.1.1): the parts given, and `formatted`, the
+    full address with its lines separated by newlines, as the spec suggests."""
+    given = {key: parts[key] for key in ADDRESS_PARTS if parts and parts.get(key)}
+    if not given:
+        return None
+    town = " ".join(given[key] for key in ("postal_code", "locality", "region") if key in given)
+    lines = [given.get("street_address"), town, given.get("country")]
+    return {**given, "formatted": "\n".join(line for line in lines if line)}
 
 
 def user_claims(user: User | ClaimUser, scope: str) -> dict:

@@ -119,6 +119,32 @@ def test_profile_saves_name_and_phone(client, make, ctx):
     assert "Your profile was saved." in client.get("/account/profile").get_data(as_text=True)
 
 
+def test_profile_saves_the_address_and_shows_it_again(client, make, ctx):
+    """The address parts (OIDC Core §5.1.1) are saved trimmed, shown on the page
+    again, and emptying them all removes the address."""
+    user = make.user()
+    login(client, user.email)
+    data = {
+        "street_address": " 100 Main Street ",
+        "locality": "Hartford",
+        "region": "",
+        "postal_code": "06103",
+        "country": "US",
+    }
+    assert post_form(client, "/account/profile", data).status_code == 303
+    assert _reload(user).address == {
+        "street_address": "100 Main Street",
+        "locality": "Hartford",
+        "postal_code": "06103",
+        "country": "US",
+    }
+    html = client.get("/account/profile").get_data(as_text=True)
+    assert "100 Main Street" in html and 'value="Hartford"' in html
+    emptied = dict.fromkeys(data, "")
+    assert post_form(client, "/account/profile", emptied).status_code == 303
+    assert _reload(user).address is None
+
+
 def test_profile_refuses_a_malformed_phone(client, make, ctx):
     """A phone number with letters is refused and nothing is saved."""
     user = make.user()

@@ -402,3 +402,53 @@ def test_refresh_with_a_scope_reaches_flask(one_statement, flask_saw, offline):
     assert response.status_code == 200
     assert response.json()["scope"] == "openid"
     assert flask_saw == ["/oauth/token"]
+
+
+ADDRESS = {
+    "street_address": "100 Main Street\nSuite 4",
+    "locality": "Hartford",
+    "region": "CT",
+    "postal_code": "06103",
+    "country": "US",
+}
+
+
+def _with_address(make):
+    from ciam.extensions import db
+
+    user = make.user()
+    user.address = dict(ADDRESS)
+    db.session.commit()
+    return user
+
+
+def test_userinfo_releases_the_address_on_both_paths(fastpath, flask_saw, live_server, make):
+    """Scope `address` (OIDC Core §5.4) releases the §5.1.1 address object, with its
+    `formatted` lines, the same from the fast path and from Flask."""
+    portal_row, secret = make.portal(scopes=["openid", "profile", "email", "address"])
+    rp = client_for(live_server, portal_row, secret)
+    tokens = rp.login(_with_address(make).email, scope="openid address")
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    fast, slow = _both(
+        fastpath,
+        flask_saw,
+        lambda: requests.get(f"{live_server}/oauth/userinfo", headers=bearer, timeout=5),
+    )
+    assert fast.json() == slow.json()
+    assert fast.json()["address"] == {
+        **ADDRESS,
+        "formatted": "100 Main Street\nSuite 4\n06103 Hartford CT\nUS",
+    }
+
+
+def test_no_address_without_the_scope(live_server, make):
+    """Without scope `address` nothing of the address is released."""
+    portal_row, secret = make.portal(scopes=["openid", "profile", "email", "address"])
+    rp = client_for(live_server, portal_row, secret)
+    tokens = rp.login(_with_address(make).email, scope="openid profile email")
+    info = requests.get(
+        f"{live_server}/oauth/userinfo",
+        headers={"Authorization": f"Bearer {tokens['access_token']}"},
+        timeout=5,
+    ).json()
+    assert "address" not in info and info["sub"]
