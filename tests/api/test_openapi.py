@@ -6,13 +6,15 @@ from __future__ import annotations
 import re
 
 OPENAPI = "/api/v1/openapi.json"
+DOC_ENDPOINTS = ("api-docs.", "api_docs.")  # flask-smorest's, and ciam.api.docs
 
 
 def _api_routes(app) -> set[tuple[str, str]]:
-    """(OpenAPI path, method) of every route the app serves under /api/v1."""
+    """(OpenAPI path, method) of every route the app serves under /api/v1, but the
+    ones that serve the documentation itself (the document, the reference page)."""
     routes = set()
     for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith("/api/v1/") or rule.endpoint.startswith("api-docs."):
+        if not rule.rule.startswith("/api/v1/") or rule.endpoint.startswith(DOC_ENDPOINTS):
             continue
         path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule)
         routes.update((path, m.lower()) for m in rule.methods - {"HEAD", "OPTIONS"})
