@@ -12,7 +12,10 @@ How: the first request reserves the key by inserting its row and committing at o
 must be visible to the others while the first works); the view then runs, and the
 answer is stored in the row in the request's own transaction, committed with what
 the view did. An error answer (4xx, or an exception) frees the key: it did nothing,
-and a retry may succeed. Expired rows are purged lazily, at each reservation.
+and a retry may succeed. A reservation left without an answer for ABANDONED_AFTER
+(its process died) is taken over by the next request with that key, by a
+compare-and-set on its reservation time, so one retry wins. Expired rows are purged
+lazily, at each reservation.
 """
 
 from __future__ import annotations
@@ -35,6 +38,10 @@ from ciam.extensions import db
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
 TTL = timedelta(hours=24)
+# A reservation without an answer after this long was abandoned (its process died or
+# was killed mid-request): the next request with the key takes it over rather than
+# being told "in flight" for the rest of the 24 hours. Far above any request's time.
+ABANDONED_AFTER = timedelta(minutes=2)
 MAX_LENGTH = 255
 # An sf-string (RFC 8941 §3.3.3) or a bare value: visible ASCII, no quote or backslash.
 _KEY = re.compile(r'"?([\x21\x23-\x5b\x5d-\x7e][\x20\x21\x23-\x5b\x5d-\x7e]*)"?')
@@ -105,12 +112,30 @@ def _judge(row: IdempotencyKey, print_: str) -> IdempotencyKey:
     return row
 
 
+def _take_over(row: IdempotencyKey, print_: str) -> bool:
+    """Claim an abandoned reservation for this request (committed at once). Only
+    one of several racing retries wins: the update matches the old reservation time."""
+    if row.response_status is not None or utcnow() - row.created_at < ABANDONED_AFTER:
+        return False
+    now = utcnow()
+    claimed = db.session.execute(
+        db.update(IdempotencyKey)
+        .where(IdempotencyKey.id == row.id, IdempotencyKey.created_at == row.created_at)
+        .values(fingerprint=print_, created_at=now, expires_at=now + TTL)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return claimed == 1
+
+
 def reserve(client_id: str, key: str, print_: str) -> IdempotencyKey | None:
     """Reserve the key for this request (committed at once), or return the finished
     earlier request to replay. Raises 422 for another request, 409 while in flight."""
     purge_expired()
     earlier = _find(client_id, key)
     if earlier is not None:
+        if _take_over(earlier, print_):
+            return None
         db.session.commit()  # the purge
         return _judge(earlier, print_)
     now = utcnow()

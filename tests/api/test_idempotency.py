@@ -89,6 +89,31 @@ def test_request_in_flight_is_409(client, crm, ctx):
     assert len(invitations()) == 1
 
 
+def test_an_abandoned_reservation_is_taken_over(client, crm, ctx):
+    """A reservation with no answer after ABANDONED_AFTER (its process died mid-
+    request) does not answer 409 for the rest of the 24 hours: the next request with
+    the key does the work, once, and its answer is then replayed."""
+    first = _post(client, crm, "k-ab")
+    row = db.session.scalar(db.select(IdempotencyKey).where(IdempotencyKey.key == "k-ab"))
+    stale = utcnow() - idempotency.ABANDONED_AFTER - timedelta(seconds=1)
+    body = {"email": "sam@example.com", "org": "acme"}
+    db.session.add(
+        IdempotencyKey(
+            client_id=row.client_id,
+            key="died",
+            fingerprint="from the request that died",
+            created_at=stale,
+            expires_at=stale + idempotency.TTL,
+        )
+    )
+    db.session.commit()
+    retry = _post(client, crm, "died", body)
+    replay = _post(client, crm, "died", body)
+    assert first.status_code == retry.status_code == replay.status_code == 201
+    assert replay.headers["Idempotent-Replayed"] == "true" and replay.json == retry.json
+    assert [i.email for i in invitations()].count("sam@example.com") == 1
+
+
 def test_error_answer_frees_the_key(client, crm):
     """A refused request (unknown org) did nothing: its key is not kept, and the
     corrected retry is not told the key was reused."""
