@@ -16,21 +16,21 @@ def create_app(config: dict | None = None) -> Flask:
     from ciam.accounts import setup_accounts
     from ciam.api import setup_api
     from ciam.cli import setup_cli
+    from ciam.db_migrations import setup_schema
     from ciam.delegation import setup_delegation
     from ciam.errors import setup_errors
     from ciam.extensions import csrf, db, limiter
     from ciam.invitations import setup_invitations
     from ciam.oidc import setup_oidc
     from ciam.outbox import setup_outbox
-    from ciam.schema import setup_schema
-    from ciam.web import setup_proxies, setup_web
+    from ciam.request_hooks import setup_proxies, setup_request_hooks
 
     db.init_app(app)
     setup_schema(app)  # `ciam db ...`; Alembic loads only when such a command runs
     csrf.init_app(app)
     limiter.init_app(app)
 
-    setup_web(app)
+    setup_request_hooks(app)
     setup_errors(app)
     setup_accounts(app)
     setup_oidc(app)

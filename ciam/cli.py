@@ -1,4 +1,4 @@
-"""The `ciam` command: a Flask CLI group (DESIGN §6) plus `serve` and `demo`."""
+"""The app-wide commands of `ciam` (ciam.console): `serve`, `demo`, `init`."""
 
 from __future__ import annotations
 
@@ -9,20 +9,9 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import with_appcontext
 
 from ciam.extensions import db
-
-
-def _create_app():
-    from ciam import create_app
-
-    return create_app()
-
-
-@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=True, load_dotenv=False)
-def main() -> None:
-    """ciam: customer identity and access management."""
 
 
 def _server_executable(name: str) -> str:

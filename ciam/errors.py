@@ -12,10 +12,9 @@ from flask import Flask, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from ciam.extensions import db
+from ciam.negotiation import wants_json
 
 log = logging.getLogger(__name__)
-
-JSON_PREFIXES = ("/oauth/", "/api/", "/.well-known/", "/jwks")
 
 
 class ConfigError(RuntimeError):
@@ -49,12 +48,6 @@ class Conflict(CiamError):
 class Forbidden(CiamError):
     code = "forbidden"
     status = 403
-
-
-def wants_json() -> bool:
-    return request.path.startswith(JSON_PREFIXES) or request.accept_mimetypes.best == (
-        "application/json"
-    )
 
 
 def _json_error(code: str, message: str, status: int, details: dict | None = None):

@@ -1,12 +1,12 @@
 """Extension singletons, bound to the app in create_app()."""
 
-from flask_limiter.util import get_remote_address
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 
 from ciam.db import Base
-from ciam.ratelimit import AppLimiter
+from ciam.ratelimit import limiter
 
 db = SQLAlchemy(model_class=Base)
 csrf = CSRFProtect()
-limiter = AppLimiter(key_func=get_remote_address, default_limits=[])
+
+__all__ = ["csrf", "db", "limiter"]

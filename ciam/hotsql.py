@@ -58,7 +58,7 @@ _COMPILED: dict[int, _Compiled] = {}
 def compiled_for_psycopg(statement: ClauseElement, dialect) -> _Compiled:
     """A prebuilt statement (a module-level constant: cached by identity) as
     PostgreSQL text for psycopg, compiled once per process. Also used by the login
-    path's pipelined writes (ciam.accounts.sessions.write_together)."""
+    path's pipelined writes (ciam.accounts.sessions.writes.write_together)."""
     found = _COMPILED.get(id(statement))
     if found is None:
         found = _COMPILED[id(statement)] = _Compiled(statement, dialect)

@@ -1,6 +1,6 @@
 """Imports every model module so metadata is complete (Alembic, create_all)."""
 
-from ciam.accounts.mfa_models import MfaFactor, RecoveryCode, SmsChallenge
+from ciam.accounts.mfa.models import MfaFactor, RecoveryCode, SmsChallenge
 from ciam.accounts.models import KnownDevice, LoginSession, User
 from ciam.audit.models import AuditEvent
 from ciam.delegation.models import Membership, Organization

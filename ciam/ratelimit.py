@@ -23,7 +23,7 @@ from redis import Connection, ConnectionPool
 from redis.exceptions import RedisError, ResponseError
 from werkzeug.exceptions import TooManyRequests
 
-from ciam.crypto import hash_secret
+from ciam.negotiation import wants_json
 
 
 def _per_app(name: str, default):
@@ -94,40 +94,6 @@ class AppLimiter(Limiter):
             self._initializing = None
 
 
-def login_limit() -> str:
-    """Failed sign-ins per client IP (the limiter's default key)."""
-    return current_app.config["CIAM_LOGIN_RATE_LIMIT"]
-
-
-def login_attempts_limit() -> str:
-    """Every sign-in attempt per client IP, right or wrong: a ceiling far above
-    what an office behind one address needs."""
-    return current_app.config["CIAM_LOGIN_ATTEMPTS_RATE_LIMIT"]
-
-
-def login_failed(response) -> bool:
-    """deduct_when for the failure limits: only a refused sign-in counts. A wrong
-    password, an unknown or a locked account all answer 401 (one answer for all,
-    so the limit reveals nothing about which)."""
-    return response.status_code == 401
-
-
-def login_account_limit() -> str:
-    return current_app.config["CIAM_LOGIN_ACCOUNT_RATE_LIMIT"]
-
-
-def login_account_key() -> str:
-    """The submitted email, normalized and hashed (no addresses in Redis keys).
-
-    Keyed by what was typed, not by whether an account exists, so a known and an
-    unknown email are throttled alike and the limit reveals nothing.
-    """
-    from ciam.accounts.services import normalize_email
-
-    email = normalize_email(request.form.get("email", "")[:320])
-    return "login-account:" + hash_secret(email)
-
-
 def token_limit() -> str:
     """Per client IP on /oauth/token."""
     return current_app.config["CIAM_TOKEN_RATE_LIMIT"]
@@ -152,8 +118,6 @@ def count_token_request(ip: str) -> bool:
     Why not the @limiter.limit decorator: on the token endpoint, the busiest one,
     its per-request evaluation (filters, exemptions, deduction bookkeeping) cost
     ~0.2 ms of CPU on top of the one Redis round trip that does the counting."""
-    from ciam.extensions import limiter  # ciam.extensions imports this module
-
     if not limiter.enabled:
         return True
     strategy, item = limiter.limiter, _item(token_limit())
@@ -202,8 +166,6 @@ def _thread_connection(pool: ConnectionPool) -> Connection:
 
 def enforce_token_limit() -> None:
     """CIAM_TOKEN_RATE_LIMIT per client IP: 429 (Throttled) past it."""
-    from ciam.extensions import limiter
-
     ip = get_remote_address()
     if not count_token_request(ip):
         reset_at, _ = limiter.limiter.get_window_stats(_item(token_limit()), "token", ip)
@@ -226,8 +188,6 @@ def _refused(retry: int):
     """429. Machines get RFC 6749-style JSON (`slow_down`, as RFC 8628 §3.5 names
     it); people get a page. Retry-After is set here: the limiter's own headers are
     off (RATELIMIT_HEADERS_ENABLED), they cost Redis round trips on every request."""
-    from ciam.errors import wants_json  # ciam.errors imports the extensions
-
     if wants_json():
         response = jsonify(
             {
@@ -253,3 +213,9 @@ def _refused(retry: int):
         )
     response.headers.setdefault("Retry-After", str(retry))
     return response
+
+
+# The one limiter of the process (re-exported by ciam.extensions). This module imports
+# nothing of the domain: each domain declares its own limits and keys (e.g.
+# ciam.accounts.login.limits) and decorates its own views.
+limiter = AppLimiter(key_func=get_remote_address, default_limits=[])

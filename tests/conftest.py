@@ -19,10 +19,10 @@ from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 from ciam import create_app
+from ciam.db_migrations import init_migrations
 from ciam.extensions import db
 from ciam.hotsql import close_hotsql
 from ciam.oidc import keys
-from ciam.schema import init_migrations
 from tests import factories
 
 REQUIRE_SERVICES = os.environ.get("CIAM_TEST_REQUIRE_SERVICES") == "1"

@@ -42,7 +42,7 @@ def test_web_app_does_not_load_alembic(tmp_path):
         "import sys; from ciam import create_app; app = create_app(); "
         "assert 'alembic' not in sys.modules, 'alembic loaded'; "
         "assert 'zxcvbn' not in sys.modules, 'zxcvbn loaded'; "
-        "from click.testing import CliRunner; from ciam.cli import main; "
+        "from click.testing import CliRunner; from ciam.console import main; "
         "r = CliRunner().invoke(main, ['db', '--help']); "
         "assert r.exit_code == 0 and 'upgrade' in r.output, r.output; "
         "r = CliRunner().invoke(main, ['db', 'upgrade', 'heads']); "

@@ -99,7 +99,7 @@ class LoginSession(Timestamps, db.Model):
     ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
     user_agent: Mapped[str | None] = mapped_column(String(400), nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    # SHA-256 of the browser's device cookie (see ciam.accounts.sessions).
+    # SHA-256 of the browser's device cookie (see ciam.accounts.sessions.services).
     device_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 

@@ -85,7 +85,7 @@ def authenticate(
     once, the unknown email against a dummy hash, and the caller shows one message.
     A locked account checks the password too but refuses even the right one.
     `lookup` finds the person by email: find_by_email, or a caller's variant that
-    reads more in the same query (login_flow.find_for_login).
+    reads more in the same query (ciam.accounts.login.facts.LoginLookup).
     """
     user = lookup(email) if email else None
     if user is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import SubmitField
 
-from ciam.accounts.profile_forms import NameForm, new_password_field
+from ciam.accounts.profile.forms import NameForm, new_password_field
 
 
 class AcceptNewAccountForm(NameForm):

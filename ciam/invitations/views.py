@@ -11,10 +11,10 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, url_for
 
 from ciam.accounts.passwords import PasswordRejected
-from ciam.accounts.sessions import current_user
+from ciam.accounts.sessions.services import current_user
+from ciam.audit.actor import actor_context
 from ciam.invitations import services
 from ciam.invitations.forms import AcceptExistingAccountForm, AcceptNewAccountForm
-from ciam.web import actor_context
 
 bp = Blueprint("invitations", __name__)
 bp.ciam_auth = "session"  # a page for people; the signed link is the credential

@@ -15,7 +15,7 @@ from werkzeug.http import parse_etags
 
 from ciam.oidc.claims import CLAIMS_SUPPORTED, SCOPES_SUPPORTED
 from ciam.oidc.keys import SUPPORTED_ALGS, KeyCache, snapshot
-from ciam.web import HSTS, SECURITY_HEADERS
+from ciam.request_hooks import HSTS, SECURITY_HEADERS
 
 bp = Blueprint("discovery", __name__)
 bp.ciam_auth = "public"  # DESIGN §5.8: every blueprint declares its authentication
@@ -64,7 +64,7 @@ def build_metadata(issuer: str) -> dict:
         "authorization_response_iss_parameter_supported": True,
         "prompt_values_supported": ["none", "login", "consent"],
         # "mfa": a session that used a second factor (step-up; see README).
-        "acr_values_supported": ["password", "mfa"],  # ciam.accounts.assurance
+        "acr_values_supported": ["password", "mfa"],  # ciam.accounts.login.assurance
         "service_documentation": issuer + "/api/v1/docs",
     }
 

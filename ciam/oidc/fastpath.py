@@ -45,7 +45,7 @@ from ciam.oidc.server import (
     session_sid,
 )
 from ciam.ratelimit import count_token_request
-from ciam.web import HSTS, SECURITY_HEADERS
+from ciam.request_hooks import HSTS, SECURITY_HEADERS
 
 log = logging.getLogger(__name__)
 

@@ -15,12 +15,12 @@ from flask import redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
 
-from ciam.accounts.sessions import current_session, end_session
+from ciam.accounts.sessions.services import current_session, end_session
+from ciam.audit.actor import actor_context
 from ciam.errors import CiamError
 from ciam.oidc import keys, tokens
 from ciam.oidc.models import Token
 from ciam.oidc.server import query_client
-from ciam.web import actor_context
 
 FORM_ONLY_FIELDS = {"csrf_token", "confirm"}
 

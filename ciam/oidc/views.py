@@ -34,7 +34,9 @@ def _cors(response: Response) -> Response:
 @bp.route("/authorize", methods=["GET", "POST"])
 @csrf.exempt  # OIDC Core §3.1.2.1 allows POST from portals; consent checks its token
 def authorize():
-    return authorize_flow.authorize()
+    # The request is passed on explicitly: the same answer serves a finished sign-in,
+    # with the request it rebuilt (authorize.answer_after_sign_in).
+    return authorize_flow.answer(request._get_current_object())
 
 
 def _repeated_parameter() -> Response | None:

@@ -8,8 +8,9 @@ import time
 
 import pyotp
 
-from ciam.accounts import mfa
-from ciam.accounts.mfa_models import MfaFactor
+from ciam.accounts.mfa import services as mfa_services
+from ciam.accounts.mfa import totp as mfa_totp
+from ciam.accounts.mfa.models import MfaFactor
 from ciam.audit.models import AuditEvent
 from ciam.audit.services import SYSTEM
 from ciam.extensions import db
@@ -49,9 +50,9 @@ def submit_code(client, code: str, method: str = "totp"):
 def enrol_totp(user) -> str:
     """A confirmed authenticator for `user`; returns its base32 secret. The step used
     to confirm is forgotten, so a test may log in with the current code at once."""
-    factor = mfa.start_totp_enrolment(user)
-    secret = mfa.totp_secret(factor)
-    assert mfa.confirm_totp(user, pyotp.TOTP(secret).now(), SYSTEM) is not None
+    factor = mfa_totp.start_totp_enrolment(user)
+    secret = mfa_totp.totp_secret(factor)
+    assert mfa_totp.confirm_totp(user, pyotp.TOTP(secret).now(), SYSTEM) is not None
     factor.last_used_step = None
     db.session.commit()
     return secret
@@ -62,7 +63,7 @@ def enrol_sms(user, phone: str = "+41791234567") -> MfaFactor:
     factor = MfaFactor(user_id=user.id, kind="sms", phone_number=phone)
     db.session.add(factor)
     db.session.flush()
-    mfa._confirm(factor, user, SYSTEM)
+    mfa_services.confirm_factor(factor, user, SYSTEM)
     db.session.commit()
     return factor
 

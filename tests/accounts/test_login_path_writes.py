@@ -1,5 +1,5 @@
 """The password login's writes: the session, device, user, audit and outbox rows go
-together (sessions.write_together) in the request's one transaction, on PostgreSQL
+together (ciam.accounts.sessions.writes) in the request's one transaction, on PostgreSQL
 in one pipelined round trip, elsewhere one by one; a failure writes none of them."""
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 
-from ciam.accounts import sessions
 from ciam.accounts.models import KnownDevice, LoginSession, User
+from ciam.accounts.sessions import devices, writes
+from ciam.accounts.sessions import services as sessions
 from ciam.audit.models import AuditEvent
 from ciam.audit.services import INSERT_EVENT, SYSTEM, event_values, record, take_unwritten
 from ciam.db import utcnow
@@ -27,7 +28,7 @@ from tests.conftest import require_service
 def write_mode(request, monkeypatch):
     """Each test runs both ways on PostgreSQL (the SQLite run has only the second)."""
     if request.param == "one_by_one":
-        monkeypatch.setattr(sessions, "_PIPELINE_SUPPORTED", False)
+        monkeypatch.setattr(writes, "_PIPELINE_SUPPORTED", False)
     return request.param
 
 
@@ -102,6 +103,7 @@ def test_a_failing_write_leaves_no_row_of_the_login(app, client, make, ctx, monk
         return {**event_values(*args, **kwargs), "id": fixed_id}
 
     monkeypatch.setattr(sessions, "event_values", same_id)
+    monkeypatch.setattr(devices, "event_values", same_id)
     monkeypatch.setattr(app, "testing", False)  # a 500 page, as in production
     monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
     phone = app.test_client()
@@ -120,7 +122,7 @@ def test_write_together_raises_as_sqlalchemy_and_rolls_back(ctx, make, write_mod
     row = event_values("test:first", SYSTEM)
     message = message_values("email", {"to": "a@example.test"})
     with pytest.raises(IntegrityError):
-        sessions.write_together([(INSERT_MESSAGE, [message]), (INSERT_EVENT, [row, row])])
+        writes.write_together([(INSERT_MESSAGE, [message]), (INSERT_EVENT, [row, row])])
     db.session.rollback()
     assert _counts() == before
 
@@ -130,7 +132,7 @@ def test_write_together_runs_in_order_and_commits_with_the_request(ctx, write_mo
     read back as written once the transaction commits."""
     rows = [event_values("test:one", SYSTEM, n=1), event_values("test:two", SYSTEM, items=[1])]
     message = message_values("email", {"to": "b@example.test", "n": [1, 2]}, "agg")
-    sessions.write_together([(INSERT_EVENT, rows), (INSERT_MESSAGE, [message])])
+    writes.write_together([(INSERT_EVENT, rows), (INSERT_MESSAGE, [message])])
     db.session.commit()
     written = db.session.scalars(db.select(AuditEvent).order_by(AuditEvent.created_at)).all()
     assert [(e.tag, e.data) for e in written] == [
@@ -189,6 +191,6 @@ def test_unwritten_events_move_into_the_batch_in_order(ctx, write_mode):
     assert [row["tag"] for row in rows] == ["test:first", "test:second"]
     assert all(row["id"] and row["created_at"] for row in rows)
     assert not db.session.new
-    sessions.write_together([(INSERT_EVENT, rows)])
+    writes.write_together([(INSERT_EVENT, rows)])
     db.session.commit()
     assert tags() == ["test:first", "test:second"]

@@ -7,8 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from ciam.accounts import mfa
-from ciam.accounts.mfa_models import MfaFactor, RecoveryCode, SmsChallenge
+from ciam.accounts.mfa import factors, recovery
+from ciam.accounts.mfa import services as mfa_services
+from ciam.accounts.mfa.models import MfaFactor, RecoveryCode, SmsChallenge
 from ciam.accounts.models import LoginSession
 from ciam.audit.services import SYSTEM
 from ciam.db import utcnow
@@ -78,14 +79,14 @@ def test_removing_a_factor_needs_a_recent_login_and_is_audited(client, make, ctx
     the factor, audits account:mfa:removed and, as it was the last, the recovery
     codes go too."""
     user, _ = _signed_in_with_totp(client, make)
-    factor = mfa.factors(user.id)[0]
+    factor = factors.factors(user.id)[0]
     path = f"/account/mfa/factors/{factor.id}/remove"
     _make_login_old(user.id)
 
     stale = client.post(path, data={"csrf_token": csrf(client, "/account/mfa")})
 
     assert "reauth=1" in stale.headers["Location"]
-    assert mfa.has_factor(user.id)
+    assert factors.has_factor(user.id)
 
     for row in db.session.scalars(db.select(LoginSession).where(LoginSession.user_id == user.id)):
         row.auth_time = utcnow()
@@ -93,8 +94,8 @@ def test_removing_a_factor_needs_a_recent_login_and_is_audited(client, make, ctx
     done = client.post(path, data={"csrf_token": csrf(client, "/account/mfa")})
 
     assert done.headers["Location"] == "/account/mfa?done=removed"
-    assert not mfa.has_factor(user.id)
-    assert mfa.remaining_recovery_codes(user.id) == 0
+    assert not factors.has_factor(user.id)
+    assert recovery.remaining_recovery_codes(user.id) == 0
     assert "account:mfa:removed" in tags(user.id)
 
 
@@ -103,7 +104,7 @@ def test_a_person_cannot_remove_someone_elses_factor(client, make, ctx):
     _signed_in_with_totp(client, make)
     other = make.user()
     enrol_totp(other)
-    theirs = mfa.factors(other.id)[0]
+    theirs = factors.factors(other.id)[0]
 
     response = client.post(
         f"/account/mfa/factors/{theirs.id}/remove",
@@ -111,7 +112,7 @@ def test_a_person_cannot_remove_someone_elses_factor(client, make, ctx):
     )
 
     assert response.status_code == 404
-    assert mfa.has_factor(other.id)
+    assert factors.has_factor(other.id)
 
 
 def test_org_policy_keeps_the_last_factor(client, make, ctx):
@@ -121,7 +122,7 @@ def test_org_policy_keeps_the_last_factor(client, make, ctx):
     org.mfa_required = True
     orgs.add_member(org, user)
     db.session.commit()
-    factor = mfa.factors(user.id)[0]
+    factor = factors.factors(user.id)[0]
 
     response = client.post(
         f"/account/mfa/factors/{factor.id}/remove",
@@ -130,7 +131,7 @@ def test_org_policy_keeps_the_last_factor(client, make, ctx):
 
     assert response.status_code == 409
     assert "requires two-step verification" in response.get_data(as_text=True)
-    assert mfa.has_factor(user.id)
+    assert factors.has_factor(user.id)
 
 
 def test_regenerating_codes_needs_a_recent_login(client, make, ctx):
@@ -207,7 +208,7 @@ def _no_session(user):
 
 
 def _no_factor(user):
-    return not mfa.has_factor(user.id)
+    return not factors.has_factor(user.id)
 
 
 def _no_challenge(user):
@@ -216,11 +217,11 @@ def _no_challenge(user):
 
 
 def _factor_kept(user):
-    return mfa.has_factor(user.id)
+    return factors.has_factor(user.id)
 
 
 def _codes_kept(user):
-    return mfa.remaining_recovery_codes(user.id) == 10
+    return recovery.remaining_recovery_codes(user.id) == 10
 
 
 FORMS = {
@@ -258,7 +259,7 @@ def test_every_mfa_form_refuses_a_missing_or_forged_csrf_token(client, make, ctx
     setup, path, data, unchanged = FORMS[form]
     user = setup(client, make)
     if path == "remove":
-        path = f"/account/mfa/factors/{mfa.factors(user.id)[0].id}/remove"
+        path = f"/account/mfa/factors/{factors.factors(user.id)[0].id}/remove"
     data = dict(data)
     if "method" in data:
         data["code"] = "123456"
@@ -278,7 +279,7 @@ def test_csrf_check_is_not_vacuous(client, make, ctx):
     """The same post with the page's token does act (so the refusals above are the
     CSRF check at work, not a broken form)."""
     user = _signed_in_with_factor(client, make)
-    factor_id = mfa.factors(user.id)[0].id
+    factor_id = factors.factors(user.id)[0].id
     response = client.post(
         f"/account/mfa/factors/{factor_id}/remove",
         data={"csrf_token": csrf(client, "/account/mfa")},
@@ -286,7 +287,7 @@ def test_csrf_check_is_not_vacuous(client, make, ctx):
     assert response.status_code == 303
     db.session.expire_all()
     assert db.session.get(MfaFactor, factor_id) is None
-    assert mfa.remaining_recovery_codes(user.id) == 0
+    assert recovery.remaining_recovery_codes(user.id) == 0
 
 
 def test_changes_to_factors_are_emailed(client, make, ctx):
@@ -294,11 +295,11 @@ def test_changes_to_factors_are_emailed(client, make, ctx):
     person an email through the outbox."""
     user = make.user()
     enrol_totp(user)
-    codes = mfa.generate_recovery_codes(user, SYSTEM)
+    codes = recovery.generate_recovery_codes(user, SYSTEM)
     db.session.commit()
     login(client, user.email)
     submit_code(client, codes[0], method="recovery")
-    mfa.remove_factor(user, mfa.factors(user.id)[0].id, SYSTEM)
+    mfa_services.remove_factor(user, factors.factors(user.id)[0].id, SYSTEM)
     db.session.commit()
 
     query = db.select(OutboxMessage).where(OutboxMessage.kind == "email")

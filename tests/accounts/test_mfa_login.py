@@ -9,7 +9,8 @@ import time
 from types import SimpleNamespace
 
 from ciam import create_app
-from ciam.accounts import login_flow, mfa
+from ciam.accounts.login import flow as login_flow
+from ciam.accounts.mfa import factors
 from ciam.accounts.models import LoginSession
 from ciam.delegation import services as orgs
 from ciam.extensions import db
@@ -184,7 +185,7 @@ def test_forced_enrolment_refuses_a_wrong_code(client, make, ctx):
 
     assert response.status_code == 401
     assert _sessions(user.id) == []
-    assert not mfa.has_factor(user.id)
+    assert not factors.has_factor(user.id)
 
 
 def test_org_without_policy_does_not_force_enrolment(client, make, ctx):

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import hashlib
 
-from ciam.accounts import mfa
-from ciam.accounts.mfa_models import RecoveryCode
+from ciam.accounts.mfa import factors, recovery
+from ciam.accounts.mfa import services as mfa_services
+from ciam.accounts.mfa.models import RecoveryCode
 from ciam.accounts.models import LoginSession
 from ciam.audit.services import SYSTEM
 from ciam.extensions import db
@@ -37,11 +38,11 @@ def test_ten_codes_are_made_with_the_first_factor(make, ctx):
     """The first factor comes with ten distinct codes of 12 characters (60 bits)."""
     user = make.user()
     enrol_totp(user)
-    assert mfa.remaining_recovery_codes(user.id) == 10
-    codes = mfa.generate_recovery_codes(user, SYSTEM)
+    assert recovery.remaining_recovery_codes(user.id) == 10
+    codes = recovery.generate_recovery_codes(user, SYSTEM)
     assert len(codes) == len(set(codes)) == 10
     assert all(RECOVERY.fullmatch(f"<code>{code}</code>") for code in codes)
-    assert mfa.remaining_recovery_codes(user.id) == 10
+    assert recovery.remaining_recovery_codes(user.id) == 10
 
 
 def test_a_recovery_code_logs_in_once(client, make, ctx):
@@ -49,7 +50,7 @@ def test_a_recovery_code_logs_in_once(client, make, ctx):
     account:recovery_code:used with what is left; the same code then fails."""
     user = make.user()
     enrol_totp(user)
-    codes = mfa.generate_recovery_codes(user, SYSTEM)
+    codes = recovery.generate_recovery_codes(user, SYSTEM)
     db.session.commit()
     login(client, user.email)
 
@@ -70,7 +71,7 @@ def test_regenerating_voids_the_old_codes(client, make, ctx):
     new one works."""
     user = make.user()
     secret = enrol_totp(user)
-    old = mfa.generate_recovery_codes(user, SYSTEM)
+    old = recovery.generate_recovery_codes(user, SYSTEM)
     db.session.commit()
     login(client, user.email)
     submit_code(client, totp_now(secret))
@@ -93,7 +94,7 @@ def test_codes_are_stored_as_keyed_hashes(make, ctx):
     """DESIGN §5.5: no code, and no plain SHA-256 of one, is in the table."""
     user = make.user()
     enrol_totp(user)
-    codes = mfa.generate_recovery_codes(user, SYSTEM)
+    codes = recovery.generate_recovery_codes(user, SYSTEM)
     stored = set(db.session.scalars(db.select(RecoveryCode.code_hash)))
     assert len(stored) == 10
     for code in codes:
@@ -107,7 +108,7 @@ def test_recovery_codes_without_a_factor_do_nothing(make, ctx):
     """Removing the last factor deletes the codes: they never stand alone."""
     user = make.user()
     enrol_totp(user)
-    mfa.generate_recovery_codes(user, SYSTEM)
-    factor = mfa.factors(user.id)[0]
-    mfa.remove_factor(user, factor.id, SYSTEM)
-    assert mfa.remaining_recovery_codes(user.id) == 0
+    recovery.generate_recovery_codes(user, SYSTEM)
+    factor = factors.factors(user.id)[0]
+    mfa_services.remove_factor(user, factor.id, SYSTEM)
+    assert recovery.remaining_recovery_codes(user.id) == 0

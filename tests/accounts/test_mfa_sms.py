@@ -14,8 +14,9 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from ciam.accounts import mfa
-from ciam.accounts.mfa_models import FactorKind, MfaFactor, SmsChallenge
+from ciam.accounts.mfa import factors
+from ciam.accounts.mfa import sms as mfa_sms
+from ciam.accounts.mfa.models import FactorKind, MfaFactor, SmsChallenge
 from ciam.accounts.models import LoginSession
 from ciam.db import utcnow
 from ciam.errors import ConfigError
@@ -118,7 +119,7 @@ def test_phone_enrolment_verifies_the_number_with_a_code(client, make, ctx, caps
     assert sent.headers["Location"] == "/account/mfa/sms/confirm"
     printed = capsys.readouterr().out
     assert "sms to +41791234567" in printed
-    assert not mfa.has_factor(user.id)
+    assert not factors.has_factor(user.id)
     page = client.get("/account/mfa/sms/confirm").get_data(as_text=True)
     assert "•••• 4567" in page
 
@@ -132,7 +133,7 @@ def test_phone_enrolment_verifies_the_number_with_a_code(client, make, ctx, caps
     )
 
     assert done.status_code == 200  # first factor: the recovery codes page
-    factor = mfa.factor_of_kind(user.id, FactorKind.sms)
+    factor = factors.factor_of_kind(user.id, FactorKind.sms)
     assert factor.phone_number == "+41791234567"
     assert "account:mfa:enrolled" in tags(user.id)
 
@@ -158,7 +159,7 @@ def test_phone_enrolment_refuses_a_wrong_code(client, make, ctx, capsys):
     )
 
     assert response.status_code == 401
-    assert not mfa.has_factor(user.id)
+    assert not factors.has_factor(user.id)
     assert events(user.id, "account:mfa:failure")[-1].data["method"] == "sms"
 
 
@@ -277,7 +278,7 @@ def test_sms_code_expires_after_ten_minutes(client, make, ctx, capsys, monkeypat
     challenge = _challenges(user.id)[0]
     assert challenge.expires_at - challenge.created_at == timedelta(minutes=10)
     sent_at = challenge.created_at
-    monkeypatch.setattr(mfa, "utcnow", lambda: sent_at + timedelta(minutes=10, seconds=1))
+    monkeypatch.setattr(mfa_sms, "utcnow", lambda: sent_at + timedelta(minutes=10, seconds=1))
 
     response = submit_code(client, code, method="sms")
 
@@ -293,7 +294,7 @@ def test_sms_code_still_works_just_before_expiry(client, make, ctx, capsys, monk
     _send(client)
     code = sms_code(capsys.readouterr().out)
     sent_at = _challenges(user.id)[0].created_at
-    monkeypatch.setattr(mfa, "utcnow", lambda: sent_at + timedelta(minutes=9, seconds=59))
+    monkeypatch.setattr(mfa_sms, "utcnow", lambda: sent_at + timedelta(minutes=9, seconds=59))
 
     assert submit_code(client, code, method="sms").status_code == 303
 

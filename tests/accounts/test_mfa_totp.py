@@ -14,11 +14,13 @@ import pyotp
 import pytest
 from cryptography.fernet import InvalidToken
 
-from ciam.accounts import mfa
-from ciam.accounts.mfa_models import FactorKind, MfaFactor
+from ciam.accounts.mfa import factors
+from ciam.accounts.mfa import totp as mfa_totp
+from ciam.accounts.mfa.models import FactorKind, MfaFactor
 from ciam.accounts.models import LoginSession
 from ciam.crypto import fernet_for
 from ciam.db import utcnow
+from ciam.errors import Conflict
 from ciam.extensions import db
 from tests.accounts.mfa_support import (
     csrf,
@@ -52,13 +54,13 @@ def test_enrolment_page_shows_qr_code_and_manual_key(client, make, ctx):
     key = MANUAL_KEY.search(html).group(1).replace(" ", "")
     assert len(base64.b32decode(key)) == 20  # 160-bit seed (RFC 4226 §4 R6)
     factor = _pending_factor(user.id)
-    assert mfa.totp_secret(factor) == key
+    assert mfa_totp.totp_secret(factor) == key
     uri = unescape(QR.search(html).group(1))
     svg = unquote(uri.removeprefix("data:image/svg+xml;charset=utf-8,"))
     assert svg.startswith("<svg xmlns='http://www.w3.org/2000/svg'") and "<path" in svg
-    otpauth = mfa.provisioning_uri(user, factor)
+    otpauth = mfa_totp.provisioning_uri(user, factor)
     assert otpauth.startswith("otpauth://totp/") and f"secret={key}" in otpauth
-    assert uri == mfa.qr_data_uri(otpauth)
+    assert uri == mfa_totp.qr_data_uri(otpauth)
     assert "img-src 'self' data:" in page.headers["Content-Security-Policy"]
 
 
@@ -69,8 +71,8 @@ def test_enrolment_needs_a_right_code_before_the_factor_counts(client, make, ctx
     user = make.user()
     login(client, user.email)
     client.get("/account/mfa/totp")
-    secret = mfa.totp_secret(_pending_factor(user.id))
-    assert not mfa.has_factor(user.id)
+    secret = mfa_totp.totp_secret(_pending_factor(user.id))
+    assert not factors.has_factor(user.id)
 
     wrong = client.post(
         "/account/mfa/totp",
@@ -82,7 +84,7 @@ def test_enrolment_needs_a_right_code_before_the_factor_counts(client, make, ctx
     )
     assert wrong.status_code == 401
     assert "That code is not right" in wrong.get_data(as_text=True)
-    assert not mfa.has_factor(user.id)
+    assert not factors.has_factor(user.id)
     assert "account:mfa:failure" in tags(user.id)
 
     right = client.post(
@@ -95,7 +97,7 @@ def test_enrolment_needs_a_right_code_before_the_factor_counts(client, make, ctx
     )
     assert right.status_code == 200
     assert right.get_data(as_text=True).count("<li><code>") == 10
-    assert mfa.has_factor(user.id)
+    assert factors.has_factor(user.id)
     assert "account:mfa:enrolled" in tags(user.id)
 
 
@@ -146,7 +148,7 @@ def test_totp_secret_is_encrypted_at_rest(make, ctx, app):
 def _fresh_factor(make):
     user = make.user()
     secret = enrol_totp(user)
-    return mfa.factor_of_kind(user.id, FactorKind.totp), pyotp.TOTP(secret)
+    return factors.factor_of_kind(user.id, FactorKind.totp), pyotp.TOTP(secret)
 
 
 def test_a_code_is_accepted_once(make, ctx):
@@ -154,9 +156,9 @@ def test_a_code_is_accepted_once(make, ctx):
     factor, totp = _fresh_factor(make)
     now = time.time()
 
-    assert mfa.verify_totp(factor, totp.at(now), now=now)
-    assert not mfa.verify_totp(factor, totp.at(now), now=now)
-    assert not mfa.verify_totp(factor, totp.at(now), now=now + 10)
+    assert mfa_totp.verify_totp(factor, totp.at(now), now=now)
+    assert not mfa_totp.verify_totp(factor, totp.at(now), now=now)
+    assert not mfa_totp.verify_totp(factor, totp.at(now), now=now + 10)
 
 
 def test_an_earlier_code_fails_after_a_later_one(make, ctx):
@@ -164,8 +166,8 @@ def test_an_earlier_code_fails_after_a_later_one(make, ctx):
     factor, totp = _fresh_factor(make)
     now = time.time()
 
-    assert mfa.verify_totp(factor, totp.at(now + 30), now=now)
-    assert not mfa.verify_totp(factor, totp.at(now), now=now)
+    assert mfa_totp.verify_totp(factor, totp.at(now + 30), now=now)
+    assert not mfa_totp.verify_totp(factor, totp.at(now), now=now)
 
 
 @pytest.mark.parametrize(("steps", "accepted"), [(-2, False), (-1, True), (1, True), (2, False)])
@@ -175,7 +177,7 @@ def test_one_step_of_drift_either_way(make, ctx, steps, accepted):
     factor, totp = _fresh_factor(make)
     now = (int(time.time()) // 30) * 30 + 15  # mid-step, so the offsets are exact
 
-    assert mfa.verify_totp(factor, totp.at(now + 30 * steps), now=now) is accepted
+    assert mfa_totp.verify_totp(factor, totp.at(now + 30 * steps), now=now) is accepted
 
 
 def test_malformed_codes_are_refused(make, ctx):
@@ -184,10 +186,10 @@ def test_malformed_codes_are_refused(make, ctx):
     now = time.time()
     code = totp.at(now)
 
-    assert not mfa.verify_totp(factor, code[:5], now=now)
-    assert not mfa.verify_totp(factor, code + "0", now=now)
-    assert not mfa.verify_totp(factor, "", now=now)
-    assert mfa.verify_totp(factor, f" {code[:3]} {code[3:]} ", now=now)
+    assert not mfa_totp.verify_totp(factor, code[:5], now=now)
+    assert not mfa_totp.verify_totp(factor, code + "0", now=now)
+    assert not mfa_totp.verify_totp(factor, "", now=now)
+    assert mfa_totp.verify_totp(factor, f" {code[:3]} {code[3:]} ", now=now)
 
 
 def test_replayed_code_fails_at_login(client, make, ctx):
@@ -211,5 +213,5 @@ def test_second_authenticator_is_refused(make, ctx):
     """One authenticator app per person: a second set-up must remove the first."""
     user = make.user()
     enrol_totp(user)
-    with pytest.raises(mfa.Conflict):
-        mfa.start_totp_enrolment(user)
+    with pytest.raises(Conflict):
+        mfa_totp.start_totp_enrolment(user)

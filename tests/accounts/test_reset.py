@@ -12,8 +12,8 @@ import requests
 from itsdangerous.timed import TimestampSigner
 
 from ciam import create_app
-from ciam.accounts import profile_services
 from ciam.accounts.models import User, UserStatus
+from ciam.accounts.profile import services as profile_services
 from ciam.audit.models import AuditEvent
 from ciam.audit.services import SYSTEM
 from ciam.db import utcnow

@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 
 from ciam import create_app
-from ciam.accounts.mfa_models import MfaFactor
+from ciam.accounts.mfa.models import MfaFactor
 from ciam.accounts.models import KnownDevice, LoginSession
-from ciam.accounts.sessions import session_handle
+from ciam.accounts.sessions.services import session_handle
 from ciam.crypto import hash_secret
 from ciam.db import utcnow
 from ciam.extensions import db

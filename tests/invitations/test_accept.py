@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from ciam.accounts.models import User, UserStatus
-from ciam.accounts.sessions import cookie_name
+from ciam.accounts.sessions.cookies import cookie_name
 from ciam.db import utcnow
 from ciam.delegation import services as orgs
 from ciam.delegation.models import AdminRight, Membership, OrgStatus

@@ -264,7 +264,7 @@ def test_authorization_by_post_through_login(live_server, make):
     next_url = parse_qs(to_login.query)["next"][0]
     response = browser.login(user.email, PASSWORD, next_url)
 
-    # The login answers the authorization request itself (ciam.oidc.resume).
+    # The login answers the authorization request itself (flow.continue_to).
     callback = redirect_params(response)
     assert callback["code"]
     assert callback["state"] == "st-1"

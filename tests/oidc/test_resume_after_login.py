@@ -1,6 +1,7 @@
-"""The login answers the authorization request it was for (ciam.oidc.resume): the
-browser goes from the login form straight to the portal, and the authorization
-endpoint's decisions are the ones it takes on its own. Over real HTTP."""
+"""The login answers the authorization request it was for (flow.continue_to calls
+ciam.oidc.authorize.answer_after_sign_in): the browser goes from the login form
+straight to the portal, and the authorization endpoint's decisions are the ones it
+takes on its own. Over real HTTP."""
 
 from __future__ import annotations
 

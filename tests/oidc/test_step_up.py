@@ -9,7 +9,7 @@ import json
 import pyotp
 import pytest
 
-from ciam.accounts import mfa
+from ciam.accounts.mfa import factors
 from ciam.accounts.models import LoginSession
 from ciam.delegation import services as orgs
 from ciam.extensions import db
@@ -108,7 +108,7 @@ def test_voluntary_mfa_without_a_factor_signs_in_with_password(live_server, make
         user.email, PASSWORD, acr_values=acr_values
     )
     assert claims["acr"] == "password" and claims["amr"] == ["pwd"]
-    assert not mfa.has_factor(user.id)
+    assert not factors.has_factor(user.id)
 
 
 def test_voluntary_unknown_acr_is_ignored(live_server, make):
@@ -285,5 +285,5 @@ def test_org_policy_applies_to_portal_logins(live_server, make, ctx):
     )
 
     assert claims["acr"] == "mfa"
-    assert mfa.has_factor(user.id)
+    assert factors.has_factor(user.id)
     assert db.session.scalar(db.select(LoginSession.amr)) == ["pwd", "otp", "mfa"]

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from cryptography.fernet import InvalidToken
 
-from ciam.accounts.profile_services import request_password_reset
+from ciam.accounts.profile.services import request_password_reset
 from ciam.audit.services import SYSTEM
 from ciam.db import utcnow
 from ciam.extensions import db

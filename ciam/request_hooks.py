@@ -1,13 +1,11 @@
-"""Per-request plumbing: one commit per request, security headers, safe redirects."""
+"""What every request gets: one commit (or rollback) before the answer leaves, the
+security headers, and the client's address behind trusted proxies."""
 
 from __future__ import annotations
-
-from urllib.parse import urlsplit
 
 from flask import Flask, Response, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ciam.audit.services import ActorContext
 from ciam.extensions import db
 
 # ASVS 14.4: no framing (frame-ancestors), no sniffing, no referrer leaking codes.
@@ -26,26 +24,6 @@ SECURITY_HEADERS = (
     ("Referrer-Policy", "no-referrer"),
 )
 HSTS = ("Strict-Transport-Security", "max-age=31536000")
-
-
-def actor_context(actor_id=None) -> ActorContext:
-    return ActorContext(
-        ip=request.remote_addr,
-        user_agent=request.headers.get("User-Agent"),
-        actor_id=actor_id,
-    )
-
-
-def safe_next(target: str | None, default: str = "/account") -> str:
-    """Only same-site relative paths: no scheme, no host, no `//` or `/\\` tricks."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
-        return default
-    if any(ch in target for ch in "\r\n\t\\"):
-        return default
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc:
-        return default
-    return target
 
 
 def _commit(response: Response) -> Response:
@@ -71,7 +49,7 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
-def setup_web(app: Flask) -> None:
+def setup_request_hooks(app: Flask) -> None:
     app.after_request(_commit)
     app.after_request(_security_headers)
 

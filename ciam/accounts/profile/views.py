@@ -1,15 +1,16 @@
 """Profile, password change, email change and verification, password reset.
 
-Views parse the form, call one service (ciam.accounts.profile_services) and render.
+Views parse the form, call one service (ciam.accounts.profile.services) and render.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 
-from ciam.accounts import profile_services as services
+from ciam.accounts.login.recent import login_required, recent_auth_required
 from ciam.accounts.passwords import PasswordRejected
-from ciam.accounts.profile_forms import (
+from ciam.accounts.profile import services
+from ciam.accounts.profile.forms import (
     ConfirmForm,
     EmailChangeForm,
     PasswordChangeForm,
@@ -18,11 +19,10 @@ from ciam.accounts.profile_forms import (
     ResetRequestForm,
     SendVerificationForm,
 )
-from ciam.accounts.recent import login_required, recent_auth_required
-from ciam.accounts.sessions import current_session, current_user
+from ciam.accounts.sessions.services import current_session, current_user
+from ciam.audit.actor import actor_context
 from ciam.errors import CiamError
 from ciam.extensions import limiter
-from ciam.web import actor_context
 
 bp = Blueprint("profile", __name__)
 bp.ciam_auth = "session"  # pages for people; each view says if it needs a login

@@ -2,25 +2,27 @@
 
 Two groups of pages:
 - /login/mfa...: the second step of a login. They accept only a *pending* login
-  (login_flow), never a session, and every code check is rate-limited per person
+  (ciam.accounts.login.flow), never a session, and every code check is rate-limited per person
   (CIAM_MFA_RATE_LIMIT) on top of the service's consecutive-failure cap.
 - /account/mfa...: the person's own factors. Looking needs a login; every change
-  needs a recent one (ASVS 3.7.1, ciam.accounts.recent).
+  needs a recent one (ASVS 3.7.1, ciam.accounts.login.recent).
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_limiter.util import get_remote_address
 
-from ciam.accounts import assurance, login_flow, mfa
-from ciam.accounts.mfa_forms import ActionForm, CodeForm, PhoneForm
-from ciam.accounts.recent import login_required, recent_auth_required
-from ciam.accounts.sessions import current_user
+from ciam.accounts.login import assurance, flow
+from ciam.accounts.login.recent import login_required, recent_auth_required
+from ciam.accounts.mfa import factors, recovery, sms, totp
+from ciam.accounts.mfa import login as mfa_login
+from ciam.accounts.mfa import services as mfa_services
+from ciam.accounts.mfa.forms import ActionForm, CodeForm, PhoneForm
+from ciam.accounts.sessions.services import current_user
+from ciam.audit.actor import actor_context
 from ciam.errors import CiamError, Conflict
 from ciam.extensions import limiter
-from ciam.oidc.resume import resume_authorization
-from ciam.web import actor_context, safe_next
 
 bp = Blueprint("mfa", __name__)
 bp.ciam_auth = "session"  # pages for people; each view says if it needs a login
@@ -42,9 +44,9 @@ def _mfa_limit() -> str:
 def _limit_key() -> str:
     # Per person, not per IP: guessing one person's codes from many addresses must
     # not multiply the attempts (NIST 800-63B §5.2.2).
-    pending = session.get(login_flow.PENDING_KEY)
-    if isinstance(pending, dict) and pending.get("user_id"):
-        return f"mfa:{pending['user_id']}"
+    pending = flow.load().pending
+    if pending is not None:
+        return f"mfa:{pending.user_id}"
     user = current_user()
     if user is not None:
         return f"mfa:{user.id}"
@@ -69,7 +71,7 @@ def _login_step_page(user, form, *, error=None, method=None, sent=False, status=
         "mfa/login_step.html",
         form=form,
         send_form=ActionForm(),
-        info=mfa.describe(user.id),
+        info=mfa_services.describe(user.id),
         error=error,
         method=method,
         sent=sent,
@@ -79,28 +81,27 @@ def _login_step_page(user, form, *, error=None, method=None, sent=False, status=
 @bp.route("/login/mfa", methods=["GET", "POST"])
 @code_limit
 def login_step():
-    found = login_flow.pending_login()
+    found = flow.pending_login()
     if found is None:
         return _restart_login()
     user, pending = found
-    if pending.get("enrol"):
+    if pending.step != "second_factor":
         return redirect(url_for("mfa.login_enrol"), 303)
     form = CodeForm()
     if request.method == "GET":
         return _login_step_page(user, form, sent=request.args.get("sent") == "1")
     if not form.validate_on_submit():
         return _login_step_page(user, form, error=WRONG_CODE, status=400)
-    result = mfa.verify_login_factor(user, form.method.data, form.code.data, actor_context())
+    result = mfa_login.verify_login_factor(user, form.method.data, form.code.data, actor_context())
     if result.ok:
-        login_flow.finish_second_factor(user, pending, result.method)
-        return resume_authorization(redirect(safe_next(pending.get("next")), 303))
+        return flow.continue_to(flow.step_passed(user, pending, result.method))
     error = LOCKED if result.reason == "locked" else WRONG_CODE
     return _login_step_page(user, form, error=error, method=form.method.data, status=401)
 
 
 @bp.post("/login/mfa/sms")
 def login_send_sms():
-    found = login_flow.pending_login()
+    found = flow.pending_login()
     if found is None:
         return _restart_login()
     user, _ = found
@@ -108,20 +109,20 @@ def login_send_sms():
     if not form.validate_on_submit():
         return _restart_login()
     try:
-        mfa.send_login_sms(user, actor_context())
-    except mfa.SmsThrottled as error:
+        mfa_login.send_login_sms(user, actor_context())
+    except sms.SmsThrottled as error:
         return _login_step_page(user, CodeForm(), error=error.message, method="sms", status=429)
     return redirect(url_for("mfa.login_step", sent=1), 303)
 
 
 def _enrol_page(user, factor, form, *, action, error=None, reason=None, status=200):
-    uri = mfa.provisioning_uri(user, factor)
+    uri = totp.provisioning_uri(user, factor)
     return render_template(
         "mfa/enrol_totp.html",
         form=form,
         cancel_form=ActionForm() if action == url_for("mfa.login_enrol") else None,
-        qr=mfa.qr_data_uri(uri),
-        secret=mfa.grouped_secret(factor),
+        qr=totp.qr_data_uri(uri),
+        secret=totp.grouped_secret(factor),
         action=action,
         error=error,
         reason=reason,
@@ -133,30 +134,30 @@ def _enrol_page(user, factor, form, *, action, error=None, reason=None, status=2
 def login_enrol():
     """Forced set-up at login: the organization requires MFA, or the portal asked for
     it, and the person has no factor yet. Completing it completes the login."""
-    found = login_flow.pending_login()
+    found = flow.pending_login()
     if found is None:
         return _restart_login()
     user, pending = found
-    if not pending.get("enrol"):
+    if pending.step != "enrolment":
         return redirect(url_for("mfa.login_step"), 303)
-    if mfa.org_requires_mfa(user.id):
+    if factors.org_requires_mfa(user.id):
         reason = "Your organization requires two-step verification."
     else:
         reason = "The service you are signing in to asks for two-step verification."
     form = CodeForm(method="totp")
     action = url_for("mfa.login_enrol")
     if request.method == "POST" and form.validate_on_submit():
-        codes = mfa.confirm_totp(user, form.code.data, actor_context(user.id))
+        codes = totp.confirm_totp(user, form.code.data, actor_context(user.id))
         if codes is not None:
-            login_flow.finish_second_factor(user, pending, assurance.TOTP)
+            continue_url = flow.step_passed(user, pending, assurance.TOTP)
             return render_template(
-                "mfa/recovery_codes.html", codes=codes, continue_url=pending.get("next")
+                "mfa/recovery_codes.html", codes=codes, continue_url=continue_url
             )
-        factor = mfa.pending_totp(user.id) or mfa.start_totp_enrolment(user)
+        factor = totp.pending_totp(user.id) or totp.start_totp_enrolment(user)
         return _enrol_page(
             user, factor, form, action=action, error=WRONG_CODE, reason=reason, status=401
         )
-    factor = mfa.start_totp_enrolment(user)
+    factor = totp.start_totp_enrolment(user)
     return _enrol_page(user, factor, form, action=action, reason=reason)
 
 
@@ -164,10 +165,9 @@ def login_enrol():
 def login_enrol_cancel():
     """The way out of a forced set-up: the portal that asked for it is answered with
     unmet_authentication_requirements instead of the person being kept here."""
-    found = login_flow.pending_login()
-    if found is None or not ActionForm().validate_on_submit():
+    if flow.pending_login() is None or not ActionForm().validate_on_submit():
         return _restart_login()
-    return redirect(login_flow.decline_enrolment(found[1]), 303)
+    return redirect(flow.decline_enrolment(), 303)
 
 
 # --- the person's own factors --------------------------------------------------------
@@ -179,7 +179,7 @@ def overview():
     user = current_user()
     return render_template(
         "mfa/overview.html",
-        info=mfa.describe(user.id),
+        info=mfa_services.describe(user.id),
         action_form=ActionForm(),
         done=DONE.get(request.args.get("done", "")),
     )
@@ -205,11 +205,11 @@ def enrol_totp():
     form = CodeForm(method="totp")
     action = url_for("mfa.enrol_totp")
     try:
-        factor = mfa.pending_totp(user.id) or mfa.start_totp_enrolment(user)
+        factor = totp.pending_totp(user.id) or totp.start_totp_enrolment(user)
     except Conflict:
         return _overview()
     if request.method == "POST" and form.validate_on_submit():
-        codes = mfa.confirm_totp(user, form.code.data, actor_context(user.id))
+        codes = totp.confirm_totp(user, form.code.data, actor_context(user.id))
         if codes is not None:
             return _codes_or_overview(codes, "totp")
         return _enrol_page(user, factor, form, action=action, error=WRONG_CODE, status=401)
@@ -223,8 +223,8 @@ def enrol_sms():
     form = PhoneForm()
     if form.validate_on_submit():
         try:
-            mfa.start_sms_enrolment(user, form.phone.data, actor_context(user.id))
-        except mfa.SmsThrottled as error:
+            sms.start_sms_enrolment(user, form.phone.data, actor_context(user.id))
+        except sms.SmsThrottled as error:
             # Rendered, not raised: the throttling is audited and must be committed.
             return render_template("mfa/enrol_sms.html", form=form, error=error.message), 429
         except CiamError as error:
@@ -241,12 +241,12 @@ def enrol_sms():
 @code_limit
 def confirm_sms():
     user = current_user()
-    factor = mfa.pending_sms(user.id)
+    factor = sms.pending_sms(user.id)
     if factor is None:
         return redirect(url_for("mfa.enrol_sms"), 303)
     form = CodeForm(method="sms")
     if request.method == "POST" and form.validate_on_submit():
-        codes = mfa.confirm_sms(user, form.code.data, actor_context(user.id))
+        codes = sms.confirm_sms(user, form.code.data, actor_context(user.id))
         if codes is not None:
             return _codes_or_overview(codes, "sms")
         page = render_template("mfa/confirm_sms.html", form=form, factor=factor, error=WRONG_CODE)
@@ -260,7 +260,7 @@ def remove_factor(factor_id):
     form = ActionForm()
     if request.method == "GET" or not form.validate_on_submit():
         return _overview()  # a re-login after the POST lands here: show the page again
-    mfa.remove_factor(current_user(), factor_id, actor_context(current_user().id))
+    mfa_services.remove_factor(current_user(), factor_id, actor_context(current_user().id))
     return _overview("removed")
 
 
@@ -271,7 +271,7 @@ def recovery_codes():
     if request.method == "GET" or not form.validate_on_submit():
         return _overview()
     user = current_user()
-    codes = mfa.regenerate_recovery_codes(user, actor_context(user.id))
+    codes = recovery.regenerate_recovery_codes(user, actor_context(user.id))
     return render_template(
         "mfa/recovery_codes.html", codes=codes, continue_url=url_for("mfa.overview")
     )

@@ -11,7 +11,7 @@ from functools import wraps
 
 from flask import current_app, redirect, request, url_for
 
-from ciam.accounts.sessions import current_session
+from ciam.accounts.sessions.services import current_session
 from ciam.db import utcnow
 
 

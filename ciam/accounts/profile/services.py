@@ -27,7 +27,7 @@ from flask import current_app
 from ciam.accounts import lockout, passwords
 from ciam.accounts.models import User, UserStatus
 from ciam.accounts.services import find_by_email, get_user, normalize_email, validate_email
-from ciam.accounts.sessions import end_all_sessions
+from ciam.accounts.sessions.services import end_all_sessions
 from ciam.audit.services import ActorContext, record
 from ciam.db import utcnow
 from ciam.errors import CiamError, Conflict

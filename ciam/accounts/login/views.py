@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from ciam.accounts import login_flow, services
-from ciam.accounts.forms import LoginForm, LogoutForm
-from ciam.accounts.sessions import current_session, current_user, end_session
-from ciam.extensions import limiter
-from ciam.oidc.resume import resume_authorization
-from ciam.ratelimit import (
+from ciam.accounts import services
+from ciam.accounts.login import flow
+from ciam.accounts.login.facts import LoginLookup
+from ciam.accounts.login.forms import LoginForm, LogoutForm
+from ciam.accounts.login.limits import (
     login_account_key,
     login_account_limit,
     login_attempts_limit,
     login_failed,
     login_limit,
 )
-from ciam.web import actor_context
+from ciam.accounts.sessions.services import current_session, current_user, end_session
+from ciam.audit.actor import actor_context
+from ciam.extensions import limiter
 
 bp = Blueprint("accounts", __name__)
 bp.ciam_auth = "session"  # pages for people; /account requires a login session
@@ -46,13 +47,11 @@ def login_submit():
     form = LoginForm()
     error = None
     if form.validate_on_submit():
-        ctx = actor_context()
-        user = services.authenticate(
-            form.email.data, form.password.data, ctx, lookup=login_flow.find_for_login
-        )
+        lookup = LoginLookup()
+        user = services.authenticate(form.email.data, form.password.data, actor_context(), lookup)
         if user is not None:
-            # Signed in for a portal: its code in this response, no detour (resume).
-            return resume_authorization(login_flow.after_password(user, form.next.data))
+            # Signed in for a portal: its code in this response, no detour (continue_to).
+            return flow.after_password(user, form.next.data, lookup.facts_for(user))
         error = "The email or password is not right."
     status = 200 if error is None else 401
     return _login_page(form.next.data, form.email.data, error), status

@@ -8,14 +8,14 @@ from functools import wraps
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
-from ciam.accounts import sessions
-from ciam.accounts.devices import describe
-from ciam.accounts.recent import is_recent, login_required
-from ciam.accounts.security_forms import EndOtherSessionsForm, EndSessionForm
-from ciam.accounts.sessions import current_session, current_user
+from ciam.accounts.login.recent import is_recent, login_required
+from ciam.accounts.sessions import services as sessions
+from ciam.accounts.sessions.devices import describe
+from ciam.accounts.sessions.forms import EndOtherSessionsForm, EndSessionForm
+from ciam.accounts.sessions.services import current_session, current_user
+from ciam.audit.actor import actor_context
 from ciam.audit.models import AuditEvent
 from ciam.audit.services import events_about_person
-from ciam.web import actor_context
 
 bp = Blueprint("security", __name__)
 bp.ciam_auth = "session"  # pages for people; each view says if it needs a login

@@ -1,0 +1,1 @@
+"""Second factors: TOTP (pyotp), SMS codes, recovery codes; the login's second step."""

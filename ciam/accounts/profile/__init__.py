@@ -1,0 +1,1 @@
+"""The person's own details, email changes, password reset and change."""

@@ -1,0 +1,1 @@
+"""Server-side login sessions, the browser's device, the sessions and activity pages."""
