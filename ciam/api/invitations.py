@@ -18,7 +18,7 @@ from ciam.api.blueprint import ApiBlueprint
 from ciam.api.errors import register_api_errors
 from ciam.api.idempotency import idempotent
 from ciam.invitations import batch as batches
-from ciam.invitations import services
+from ciam.invitations import listing, lookup, services
 from ciam.invitations.schemas import (
     BatchCreateSchema,
     BatchSchema,
@@ -114,7 +114,7 @@ def get_batch(batch_id: uuid.UUID):
 @bp.response(200, InvitationPageSchema)
 def list_invitations(args: dict):
     """Invitations, newest first; pass `next_cursor` back as `cursor` for more."""
-    return services.list_invitations(**args)
+    return listing.list_invitations(**args)
 
 
 @bp.route("/invitations/<uuid:invitation_id>", methods=["GET"])
@@ -123,7 +123,7 @@ def list_invitations(args: dict):
 @bp.alt_response(404, response="NOT_FOUND")
 def get_invitation(invitation_id: uuid.UUID):
     """One invitation."""
-    return services.get_invitation(invitation_id)
+    return lookup.get_invitation(invitation_id)
 
 
 @bp.route("/invitations/<uuid:invitation_id>/revoke", methods=["POST"])

@@ -151,23 +151,7 @@ def _create_chunk(batch_id: uuid.UUID, start: int, end: int) -> None:
         inline_email=False,
         first_index=start,
     )
-    errors = list(batch.errors or [])
-    for outcome in outcomes:
-        if outcome.error is not None:
-            batch.failed += 1
-            if len(errors) < ERRORS_KEPT:
-                errors.append(
-                    {
-                        "index": outcome.index,
-                        "error": outcome.error.code,
-                        "message": outcome.error.message,
-                    }
-                )
-        elif outcome.created:
-            batch.created += 1
-        else:
-            batch.existing += 1
-    batch.errors = errors
+    _count(batch, outcomes)
     batch.processed = end
     if end >= batch.total:
         batch.status = BatchStatus.done
@@ -186,3 +170,25 @@ def _create_chunk(batch_id: uuid.UUID, start: int, end: int) -> None:
     else:
         _queue_step(batch)
     db.session.flush()
+
+
+def _count(batch: InvitationBatch, outcomes: list[services.Outcome]) -> None:
+    """Add a chunk's outcomes to the batch's counts, keeping the first ERRORS_KEPT
+    per-item errors."""
+    errors = list(batch.errors or [])
+    for outcome in outcomes:
+        if outcome.error is not None:
+            batch.failed += 1
+            if len(errors) < ERRORS_KEPT:
+                errors.append(
+                    {
+                        "index": outcome.index,
+                        "error": outcome.error.code,
+                        "message": outcome.error.message,
+                    }
+                )
+        elif outcome.created:
+            batch.created += 1
+        else:
+            batch.existing += 1
+    batch.errors = errors

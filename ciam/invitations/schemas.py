@@ -10,8 +10,8 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from ciam.delegation.services import SLUG
-from ciam.invitations import services
 from ciam.invitations.batch import check_size
+from ciam.invitations.lookup import org_of
 from ciam.invitations.models import BatchStatus, InvitationStatus
 
 LOCALE = r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$"
@@ -158,7 +158,7 @@ class InvitationSchema(ma.Schema):
     revoked_at = fields.DateTime(allow_none=True)
 
     def _org_slug(self, invitation) -> str | None:
-        org = services.org_of(invitation)
+        org = org_of(invitation)
         return org.slug if org else None
 
 

@@ -13,14 +13,15 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from ciam.accounts.passwords import PasswordRejected
 from ciam.accounts.sessions.services import current_user
 from ciam.audit.actor import actor_context
-from ciam.invitations import services
+from ciam.invitations.accept import accept_existing_account, accept_new_account
 from ciam.invitations.forms import AcceptExistingAccountForm, AcceptNewAccountForm
+from ciam.invitations.links import LinkView, describe_link
 
 bp = Blueprint("invitations", __name__)
 bp.ciam_auth = "session"  # a page for people; the signed link is the credential
 
 
-def _page(view: services.LinkView, token: str, form=None, error=None, status=200):
+def _page(view: LinkView, token: str, form=None, error=None, status=200):
     if form is None:
         form = (
             AcceptNewAccountForm(
@@ -48,7 +49,7 @@ def _page(view: services.LinkView, token: str, form=None, error=None, status=200
 @bp.route("/invitations/<token>", methods=["GET", "POST"])
 def accept(token: str):
     user = current_user()
-    view = services.describe_link(token, user)  # a bad or used link shows its error
+    view = describe_link(token, user)  # a bad or used link shows its error
     if view.mode == "new":
         form = AcceptNewAccountForm()
         if not form.validate_on_submit():
@@ -56,7 +57,7 @@ def accept(token: str):
                 return _page(view, token, form, status=400)
             return _page(view, token)
         try:
-            services.accept_new_account(
+            accept_new_account(
                 token,
                 form.password.data,
                 actor_context(),
@@ -73,7 +74,7 @@ def accept(token: str):
     if view.mode == "confirm":
         form = AcceptExistingAccountForm()
         if form.validate_on_submit():
-            org = services.accept_existing_account(token, user, actor_context(user.id))
+            org = accept_existing_account(token, user, actor_context(user.id))
             flash(f"You joined {org.name}.")
             return redirect(url_for("accounts.account"), 303)
     # "sign_in" and "wrong_account" only show the page; a POST there changes nothing.

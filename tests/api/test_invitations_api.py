@@ -12,7 +12,7 @@ from ciam.db import utcnow
 from ciam.delegation import services as orgs
 from ciam.delegation.models import OrgStatus
 from ciam.extensions import db
-from ciam.invitations import services
+from ciam.invitations import lookup
 from ciam.invitations.models import Invitation
 from ciam.outbox.sealing import open_payload
 from tests.api.support import (
@@ -358,13 +358,13 @@ def test_racing_creates_meet_the_partial_unique_index(client, make, crm, monkeyp
     invitation (200) instead of a duplicate or a 500; one email only."""
     make.org(slug="acme")
     first = client.post(URL, json={"email": "a@example.com", "org": "acme"}, headers=_h(crm))
-    real, calls = services._pending, []
+    real, calls = lookup.pending_invitations, []
 
     def blind_once(org_ids, emails):
         calls.append(1)
         return {} if len(calls) == 1 else real(org_ids, emails)
 
-    monkeypatch.setattr(services, "_pending", blind_once)
+    monkeypatch.setattr(lookup, "pending_invitations", blind_once)
     second = client.post(URL, json={"email": "a@example.com", "org": "acme"}, headers=_h(crm))
     assert second.status_code == 200, second.json
     assert second.json["id"] == first.json["id"]
