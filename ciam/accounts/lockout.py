@@ -22,6 +22,7 @@ from flask import current_app
 
 from ciam.accounts.models import User, UserStatus
 from ciam.audit.services import SYSTEM, ActorContext, record
+from ciam.audit.tags import AuditTag
 from ciam.db import utcnow
 from ciam.extensions import db
 
@@ -54,7 +55,7 @@ def lift_expired(user: User) -> bool:
     ).rowcount
     db.session.refresh(user)
     if lifted:
-        record("account:unlocked", SYSTEM, target=str(user.id), reason="expired")
+        record(AuditTag.ACCOUNT_UNLOCKED, SYSTEM, target=str(user.id), reason="expired")
     return bool(lifted)
 
 
@@ -96,7 +97,7 @@ def register_failure(user: User, ctx: ActorContext) -> bool:
     db.session.refresh(user)
     if locked:
         record(
-            "account:locked",
+            AuditTag.ACCOUNT_LOCKED,
             ctx,
             actor_id=user.id,
             target=str(user.id),
@@ -133,5 +134,7 @@ def unlock(user: User, ctx: ActorContext, reason: str = "admin") -> bool:
     was_locked = user.status == UserStatus.locked
     clear(user)
     db.session.flush()
-    record("account:unlocked", ctx, target=str(user.id), reason=reason, was_locked=was_locked)
+    record(
+        AuditTag.ACCOUNT_UNLOCKED, ctx, target=str(user.id), reason=reason, was_locked=was_locked
+    )
     return was_locked

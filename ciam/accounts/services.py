@@ -8,6 +8,7 @@ from collections.abc import Callable
 from ciam.accounts import lockout, passwords
 from ciam.accounts.models import User, UserStatus
 from ciam.audit.services import SYSTEM, ActorContext, record
+from ciam.audit.tags import AuditTag
 from ciam.errors import CiamError, Conflict
 from ciam.extensions import db
 
@@ -69,7 +70,7 @@ def create_user(
     )
     db.session.add(user)
     db.session.flush()
-    record("user:created", ctx, target=str(user.id))
+    record(AuditTag.ACCOUNT_CREATED, ctx, target=str(user.id))
     return user
 
 
@@ -90,23 +91,28 @@ def authenticate(
     user = lookup(email) if email else None
     if user is None:
         passwords.burn_time(password)
-        record("account:login:failure", ctx, reason="unknown_email")
+        record(AuditTag.ACCOUNT_LOGIN_FAILURE, ctx, reason="unknown_email")
         return None
     password_ok = passwords.verify_password(user.password_hash, password)
     lockout.lift_expired(user)
     if user.is_locked:
-        record("account:login:failure", ctx, actor_id=user.id, reason="locked")
+        record(AuditTag.ACCOUNT_LOGIN_FAILURE, ctx, actor_id=user.id, reason="locked")
         return None
     if not user.can_log_in:
-        record("account:login:failure", ctx, actor_id=user.id, reason=f"status_{user.status.value}")
+        record(
+            AuditTag.ACCOUNT_LOGIN_FAILURE,
+            ctx,
+            actor_id=user.id,
+            reason=f"status_{user.status.value}",
+        )
         return None
     if not password_ok:
-        record("account:login:failure", ctx, actor_id=user.id, reason="bad_password")
+        record(AuditTag.ACCOUNT_LOGIN_FAILURE, ctx, actor_id=user.id, reason="bad_password")
         lockout.register_failure(user, ctx)
         return None
     lockout.clear(user)
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     # Not yet a login: a second factor may follow. start_session records the login.
-    record("account:password:verified", ctx, actor_id=user.id)
+    record(AuditTag.ACCOUNT_PASSWORD_VERIFIED, ctx, actor_id=user.id)
     return user

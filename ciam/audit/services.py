@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 
 from ciam.audit.models import AuditEvent
+from ciam.audit.tags import AuditTag
 from ciam.db import utcnow
 from ciam.extensions import db
 
@@ -23,7 +24,7 @@ SYSTEM = ActorContext()
 
 
 def record(
-    tag: str,
+    tag: AuditTag,
     ctx: ActorContext = SYSTEM,
     *,
     actor_id: uuid.UUID | None = None,
@@ -41,7 +42,7 @@ def record(
 
 
 def event_values(
-    tag: str,
+    tag: AuditTag,
     ctx: ActorContext = SYSTEM,
     *,
     actor_id: uuid.UUID | None = None,
@@ -55,7 +56,8 @@ def event_values(
     writes, in the same transaction, instead of through the ORM's unit of work."""
     return {
         "id": uuid.uuid4(),
-        "tag": tag,
+        # ValueError for a tag that is not an AuditTag: the vocabulary is closed.
+        "tag": AuditTag(tag).value,
         "actor_id": actor_id or ctx.actor_id,
         "client_id": client_id,
         "target": target,

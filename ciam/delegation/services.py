@@ -6,6 +6,7 @@ import re
 
 from ciam.accounts.models import User
 from ciam.audit.services import SYSTEM, ActorContext, record
+from ciam.audit.tags import AuditTag
 from ciam.delegation.models import AdminRight, Membership, Organization
 from ciam.errors import CiamError, Conflict, NotFound
 from ciam.extensions import db
@@ -33,7 +34,7 @@ def create_org(
     )
     db.session.add(org)
     db.session.flush()
-    record("org:created", ctx, org_id=org.id, target=slug)
+    record(AuditTag.ORG_CREATED, ctx, org_id=org.id, target=slug)
     return org
 
 
@@ -58,6 +59,10 @@ def add_member(
     db.session.add(membership)
     db.session.flush()
     record(
-        "membership:created", ctx, org_id=org.id, target=str(user.id), admin_right=admin_right.value
+        AuditTag.MEMBERSHIP_CREATED,
+        ctx,
+        org_id=org.id,
+        target=str(user.id),
+        admin_right=admin_right.value,
     )
     return membership

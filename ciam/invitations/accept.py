@@ -11,6 +11,7 @@ from ciam.accounts import passwords
 from ciam.accounts import services as accounts
 from ciam.accounts.models import User, UserStatus
 from ciam.audit.services import ActorContext, record
+from ciam.audit.tags import AuditTag
 from ciam.crypto import hash_secret
 from ciam.db import utcnow
 from ciam.delegation.models import AdminRight, Membership, Organization
@@ -67,7 +68,7 @@ def _add_membership(
     db.session.add(membership)
     db.session.flush()
     record(
-        "membership:created",
+        AuditTag.MEMBERSHIP_CREATED,
         ctx,
         actor_id=user.id,
         org_id=org.id,
@@ -84,7 +85,7 @@ def _join(invitation: Invitation, user: User, ctx: ActorContext, new_account: bo
     membership = _add_membership(invitation, org, user, ctx)
     invitation.accepted_user_id = user.id
     record(
-        "invitation:accepted",
+        AuditTag.INVITATION_ACCEPTED,
         ctx,
         actor_id=user.id,
         client_id=invitation.inviter_client_id,

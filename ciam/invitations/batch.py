@@ -21,6 +21,7 @@ import uuid
 from flask import current_app
 
 from ciam.audit.services import SYSTEM, ActorContext, record
+from ciam.audit.tags import AuditTag
 from ciam.db import utcnow
 from ciam.errors import CiamError, NotFound
 from ciam.extensions import db
@@ -67,7 +68,7 @@ def queue_batch(
     # after this request, in the request's time. Batches are the worker's job.
     _queue_step(batch)
     record(
-        "invitation:batch_queued",
+        AuditTag.INVITATION_BATCH_QUEUED,
         ctx,
         actor_id=inviter.user_id,
         client_id=inviter.client_id,
@@ -158,7 +159,7 @@ def _create_chunk(batch_id: uuid.UUID, start: int, end: int) -> None:
         batch.finished_at = now
         batch.items = []
         record(
-            "invitation:batch_done",
+            AuditTag.INVITATION_BATCH_DONE,
             client_id=batch.client_id,
             actor_id=batch.inviter_user_id,
             target=str(batch.id),

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ciam.accounts import services as accounts
 from ciam.audit.services import SYSTEM, ActorContext, record
+from ciam.audit.tags import AuditTag
 from ciam.db import utcnow
 from ciam.delegation.models import Organization
 from ciam.errors import CiamError, Conflict
@@ -171,7 +172,7 @@ def _send_created(
         invitation = outcome.invitation
         outcome.link = queue_email(invitation, org, nonce, inline_email)
         _audit(
-            "invitation:created",
+            AuditTag.INVITATION_CREATED,
             invitation,
             ctx,
             inviter,
@@ -179,7 +180,7 @@ def _send_created(
             business_roles=invitation.business_roles,
             batch_id=str(batch_id) if batch_id else None,
         )
-        _audit("invitation:sent", invitation, ctx, inviter, sends=invitation.sends)
+        _audit(AuditTag.INVITATION_SENT, invitation, ctx, inviter, sends=invitation.sends)
     db.session.flush()
 
 
@@ -243,7 +244,7 @@ def revoke(
         )
     invitation.status = InvitationStatus.revoked
     invitation.revoked_at = utcnow()
-    _audit("invitation:revoked", invitation, ctx, inviter)
+    _audit(AuditTag.INVITATION_REVOKED, invitation, ctx, inviter)
     db.session.flush()
     return invitation
 
@@ -273,14 +274,14 @@ def resend(
     nonce = new_nonce(invitation)
     invitation.expires_at = now + _ttl()
     queue_email(invitation, lookup.org_of(invitation), nonce, inline=True)
-    _audit("invitation:resent", invitation, ctx, inviter, sends=invitation.sends)
+    _audit(AuditTag.INVITATION_RESENT, invitation, ctx, inviter, sends=invitation.sends)
     db.session.flush()
     return invitation
 
 
 def expire_one(invitation: Invitation, ctx: ActorContext = SYSTEM) -> None:
     invitation.status = InvitationStatus.expired
-    _audit("invitation:expired", invitation, ctx, None)
+    _audit(AuditTag.INVITATION_EXPIRED, invitation, ctx, None)
 
 
 def expire_due(ctx: ActorContext = SYSTEM, limit: int = 1000) -> int:

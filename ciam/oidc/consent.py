@@ -7,6 +7,7 @@ import uuid
 from authlib.oauth2.rfc6749 import scope_to_list
 
 from ciam.audit.services import ActorContext, record
+from ciam.audit.tags import AuditTag
 from ciam.extensions import db
 from ciam.oidc.models import Consent
 
@@ -29,4 +30,4 @@ def grant_consent(user_id: uuid.UUID, client_id: str, scope: str, ctx: ActorCont
         db.session.add(Consent(user_id=user_id, client_id=client_id, scopes=scopes))
     else:
         consent.scopes = scopes
-    record("oauth:consent:granted", ctx, client_id=client_id, scopes=scopes)
+    record(AuditTag.OAUTH_CONSENT_GRANTED, ctx, client_id=client_id, scopes=scopes)

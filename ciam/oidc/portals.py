@@ -6,6 +6,7 @@ import secrets
 from urllib.parse import urlsplit
 
 from ciam.audit.services import SYSTEM, ActorContext, record
+from ciam.audit.tags import AuditTag
 from ciam.config import is_loopback_host
 from ciam.crypto import hash_secret
 from ciam.errors import CiamError, NotFound
@@ -83,7 +84,7 @@ def create_portal(
     )
     db.session.add(portal)
     db.session.flush()
-    record("portal:created", ctx, client_id=portal.client_id, target=name)
+    record(AuditTag.PORTAL_CREATED, ctx, client_id=portal.client_id, target=name)
     return portal, secret
 
 
@@ -110,7 +111,7 @@ def retire_portal(client_id: str, ctx: ActorContext = SYSTEM) -> int:
     portal = get_portal(client_id)
     portal.status = PortalStatus.retired
     revoked = tokens.revoke_where(Token.client_id == client_id)
-    record("portal:retired", ctx, client_id=client_id, revoked=revoked)
+    record(AuditTag.PORTAL_RETIRED, ctx, client_id=client_id, revoked=revoked)
     return revoked
 
 

@@ -15,6 +15,7 @@ from ciam.accounts.sessions import devices, writes
 from ciam.accounts.sessions import services as sessions
 from ciam.audit.models import AuditEvent
 from ciam.audit.services import INSERT_EVENT, SYSTEM, event_values, record, take_unwritten
+from ciam.audit.tags import AuditTag
 from ciam.db import utcnow
 from ciam.extensions import db
 from ciam.outbox.models import OutboxMessage
@@ -119,7 +120,7 @@ def test_write_together_raises_as_sqlalchemy_and_rolls_back(ctx, make, write_mod
     """A failed batch raises SQLAlchemy's IntegrityError (as an ORM flush would) and
     the transaction's rollback drops the rows the batch wrote before the failure."""
     before = _counts()
-    row = event_values("test:first", SYSTEM)
+    row = event_values(AuditTag.ORG_CREATED, SYSTEM)
     message = message_values("email", {"to": "a@example.test"})
     with pytest.raises(IntegrityError):
         writes.write_together([(INSERT_MESSAGE, [message]), (INSERT_EVENT, [row, row])])
@@ -130,14 +131,17 @@ def test_write_together_raises_as_sqlalchemy_and_rolls_back(ctx, make, write_mod
 def test_write_together_runs_in_order_and_commits_with_the_request(ctx, write_mode):
     """Rows of several statements, several rows per statement, JSON columns included,
     read back as written once the transaction commits."""
-    rows = [event_values("test:one", SYSTEM, n=1), event_values("test:two", SYSTEM, items=[1])]
+    rows = [
+        event_values(AuditTag.ORG_CREATED, SYSTEM, n=1),
+        event_values(AuditTag.PORTAL_CREATED, SYSTEM, items=[1]),
+    ]
     message = message_values("email", {"to": "b@example.test", "n": [1, 2]}, "agg")
     writes.write_together([(INSERT_EVENT, rows), (INSERT_MESSAGE, [message])])
     db.session.commit()
     written = db.session.scalars(db.select(AuditEvent).order_by(AuditEvent.created_at)).all()
     assert [(e.tag, e.data) for e in written] == [
-        ("test:one", {"n": 1}),
-        ("test:two", {"items": [1]}),
+        ("org:created", {"n": 1}),
+        ("portal:created", {"items": [1]}),
     ]
     stored = db.session.get(OutboxMessage, message["id"])
     assert stored.payload == {"to": "b@example.test", "n": [1, 2]}
@@ -185,12 +189,12 @@ def test_unwritten_events_move_into_the_batch_in_order(ctx, write_mode):
     """Events recorded earlier in the request (the password check's) leave the ORM
     session for the login's own INSERT, in their order, with the ORM's defaults for
     one built without record(); nothing is written twice at the commit."""
-    record("test:first", SYSTEM)
-    db.session.add(AuditEvent(tag="test:second", data=None))
+    record(AuditTag.ORG_CREATED, SYSTEM)
+    db.session.add(AuditEvent(tag="portal:created", data=None))
     rows = take_unwritten()
-    assert [row["tag"] for row in rows] == ["test:first", "test:second"]
+    assert [row["tag"] for row in rows] == ["org:created", "portal:created"]
     assert all(row["id"] and row["created_at"] for row in rows)
     assert not db.session.new
     writes.write_together([(INSERT_EVENT, rows)])
     db.session.commit()
-    assert tags() == ["test:first", "test:second"]
+    assert tags() == ["org:created", "portal:created"]

@@ -47,7 +47,7 @@ def test_ten_codes_are_made_with_the_first_factor(make, ctx):
 
 def test_a_recovery_code_logs_in_once(client, make, ctx):
     """A recovery code replaces the second factor once: amr pwd+rc+mfa, audited as
-    account:recovery_code:used with what is left; the same code then fails."""
+    account:recovery_codes:used with what is left; the same code then fails."""
     user = make.user()
     enrol_totp(user)
     codes = recovery.generate_recovery_codes(user, SYSTEM)
@@ -59,7 +59,7 @@ def test_a_recovery_code_logs_in_once(client, make, ctx):
 
     assert response.status_code == 303
     assert _amrs(user.id) == [["pwd", "rc", "mfa"]]
-    assert events(user.id, "account:recovery_code:used")[-1].data == {"remaining": 9}
+    assert events(user.id, "account:recovery_codes:used")[-1].data == {"remaining": 9}
     _logout(client)
     login(client, user.email)
     assert submit_code(client, codes[0], method="recovery").status_code == 401

@@ -34,6 +34,7 @@ from ciam.accounts.models import LoginSession, User
 from ciam.accounts.sessions.services import current_session, start_session
 from ciam.audit.actor import actor_context
 from ciam.audit.services import record
+from ciam.audit.tags import AuditTag
 from ciam.extensions import db
 from ciam.redirects import safe_next
 
@@ -160,7 +161,7 @@ def _enrolment_due(attempt: Attempt) -> bool:
 
 LOGIN_STEPS: tuple[Step, ...] = (
     Step("second_factor", "mfa.login_step", _second_factor_due),
-    Step("enrolment", "mfa.login_enrol", _enrolment_due, "account:mfa:enrolment_required"),
+    Step("enrolment", "mfa.login_enrol", _enrolment_due, AuditTag.ACCOUNT_MFA_ENROLMENT_REQUIRED),
 )
 
 

@@ -20,6 +20,7 @@ from ciam.accounts.mfa.totp import verify_totp
 from ciam.accounts.models import User
 from ciam.audit.models import AuditEvent
 from ciam.audit.services import ActorContext, record
+from ciam.audit.tags import AuditTag
 from ciam.db import utcnow
 from ciam.errors import NotFound
 from ciam.extensions import db
@@ -48,14 +49,14 @@ def too_many_failures(user_id: uuid.UUID) -> bool:
     last_ok = db.session.scalar(
         db.select(db.func.max(AuditEvent.created_at)).where(
             AuditEvent.actor_id == user_id,
-            AuditEvent.tag.in_(("account:mfa:verified", "account:mfa:enrolled")),
+            AuditEvent.tag.in_((AuditTag.ACCOUNT_MFA_VERIFIED, AuditTag.ACCOUNT_MFA_ENROLLED)),
             AuditEvent.created_at > since,
         )
     )
     failures = db.session.scalar(
         db.select(db.func.count(AuditEvent.id)).where(
             AuditEvent.actor_id == user_id,
-            AuditEvent.tag == "account:mfa:failure",
+            AuditEvent.tag == AuditTag.ACCOUNT_MFA_FAILURE,
             AuditEvent.created_at > (last_ok or since),
         )
     )
@@ -69,7 +70,7 @@ def verify_login_factor(
     if method not in METHOD_AMR:
         return Verification(reason="unknown_method")
     if too_many_failures(user.id):
-        record("account:mfa:failure", ctx, actor_id=user.id, method=method, reason="locked")
+        record(AuditTag.ACCOUNT_MFA_FAILURE, ctx, actor_id=user.id, method=method, reason="locked")
         return Verification(reason="locked")
     ok = False
     if method == "totp":
@@ -81,9 +82,11 @@ def verify_login_factor(
     else:
         ok = has_factor(user.id) and use_recovery_code(user, code, ctx)
     if not ok:
-        record("account:mfa:failure", ctx, actor_id=user.id, method=method, reason="wrong_code")
+        record(
+            AuditTag.ACCOUNT_MFA_FAILURE, ctx, actor_id=user.id, method=method, reason="wrong_code"
+        )
         return Verification(reason="wrong_code")
-    record("account:mfa:verified", ctx, actor_id=user.id, method=method)
+    record(AuditTag.ACCOUNT_MFA_VERIFIED, ctx, actor_id=user.id, method=method)
     return Verification(method=METHOD_AMR[method])
 
 

@@ -11,6 +11,7 @@ from ciam.accounts.mfa.factors import has_factor, keyed_hash, notify
 from ciam.accounts.mfa.models import RecoveryCode
 from ciam.accounts.models import User
 from ciam.audit.services import ActorContext, record
+from ciam.audit.tags import AuditTag
 from ciam.db import utcnow
 from ciam.errors import CiamError
 from ciam.extensions import db
@@ -36,7 +37,7 @@ def generate_recovery_codes(user: User, ctx: ActorContext) -> list[str]:
         codes.append("-".join(raw[i : i + 4] for i in range(0, RECOVERY_CODE_LENGTH, 4)))
         db.session.add(RecoveryCode(user_id=user.id, code_hash=keyed_hash("recovery", raw)))
     db.session.flush()
-    record("account:recovery_codes:generated", ctx, actor_id=user.id, count=len(codes))
+    record(AuditTag.ACCOUNT_RECOVERY_CODES_GENERATED, ctx, actor_id=user.id, count=len(codes))
     return codes
 
 
@@ -71,7 +72,7 @@ def use_recovery_code(user: User, code: str | None, ctx: ActorContext) -> bool:
     if claimed != 1:
         return False
     remaining = remaining_recovery_codes(user.id)
-    record("account:recovery_code:used", ctx, actor_id=user.id, remaining=remaining)
+    record(AuditTag.ACCOUNT_RECOVERY_CODES_USED, ctx, actor_id=user.id, remaining=remaining)
     notify(
         user,
         "A recovery code was used",

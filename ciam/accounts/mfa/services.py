@@ -25,6 +25,7 @@ from ciam.accounts.mfa.models import FactorKind, MfaFactor, RecoveryCode
 from ciam.accounts.mfa.recovery import generate_recovery_codes, remaining_recovery_codes
 from ciam.accounts.models import User
 from ciam.audit.services import ActorContext, record
+from ciam.audit.tags import AuditTag
 from ciam.db import utcnow
 from ciam.errors import Conflict, NotFound
 from ciam.extensions import db
@@ -35,7 +36,13 @@ def confirm_factor(factor: MfaFactor, user: User, ctx: ActorContext) -> list[str
     has none left (first factor, or all used), shown once; else []."""
     factor.confirmed_at = utcnow()
     db.session.flush()
-    record("account:mfa:enrolled", ctx, actor_id=user.id, target=str(factor.id), kind=factor.kind)
+    record(
+        AuditTag.ACCOUNT_MFA_ENROLLED,
+        ctx,
+        actor_id=user.id,
+        target=str(factor.id),
+        kind=factor.kind,
+    )
     notify(
         user,
         "Two-step verification method added",
@@ -62,7 +69,9 @@ def remove_factor(user: User, factor_id: uuid.UUID, ctx: ActorContext) -> MfaFac
         # Recovery codes stand in for a second factor; without one they mean nothing.
         db.session.execute(db.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     db.session.flush()
-    record("account:mfa:removed", ctx, actor_id=user.id, target=str(factor.id), kind=factor.kind)
+    record(
+        AuditTag.ACCOUNT_MFA_REMOVED, ctx, actor_id=user.id, target=str(factor.id), kind=factor.kind
+    )
     notify(
         user,
         "Two-step verification method removed",

@@ -23,6 +23,7 @@ from ciam.accounts.mfa.models import FactorKind, MfaFactor, SmsChallenge
 from ciam.accounts.mfa.services import confirm_factor
 from ciam.accounts.models import User
 from ciam.audit.services import ActorContext, record
+from ciam.audit.tags import AuditTag
 from ciam.db import utcnow
 from ciam.errors import CiamError, Conflict, NotFound
 from ciam.extensions import db
@@ -68,7 +69,9 @@ def _check_send_allowed(user: User, ctx: ActorContext) -> None:
     )
     too_soon = any(created > now - SMS_MIN_INTERVAL for created in recent)
     if too_soon or len(recent) >= SMS_MAX_PER_HOUR:
-        record("account:mfa:sms_throttled", ctx, actor_id=user.id, sent_last_hour=len(recent))
+        record(
+            AuditTag.ACCOUNT_MFA_SMS_THROTTLED, ctx, actor_id=user.id, sent_last_hour=len(recent)
+        )
         if too_soon:
             raise SmsThrottled("A code was just sent. Wait half a minute before asking again.")
         raise SmsThrottled("Too many codes were sent. Try again in an hour or use another method.")
@@ -104,7 +107,7 @@ def send_sms_code(user: User, factor: MfaFactor, ctx: ActorContext) -> SmsChalle
         f"{code} is your {name} verification code. It expires in 10 minutes.",
         aggregate_id=str(challenge.id),
     )
-    record("account:mfa:sms_sent", ctx, actor_id=user.id, phone=factor.masked_phone)
+    record(AuditTag.ACCOUNT_MFA_SMS_SENT, ctx, actor_id=user.id, phone=factor.masked_phone)
     return challenge
 
 
@@ -174,6 +177,6 @@ def confirm_sms(user: User, code: str | None, ctx: ActorContext) -> list[str] | 
     if factor is None:
         raise CiamError("The set-up expired; please start again.", code="enrolment_expired")
     if not verify_sms_code(factor, code):
-        record("account:mfa:failure", ctx, actor_id=user.id, method="sms", stage="enrolment")
+        record(AuditTag.ACCOUNT_MFA_FAILURE, ctx, actor_id=user.id, method="sms", stage="enrolment")
         return None
     return confirm_factor(factor, user, ctx)

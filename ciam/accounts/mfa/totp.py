@@ -20,6 +20,7 @@ from ciam.accounts.mfa.models import FactorKind, MfaFactor
 from ciam.accounts.mfa.services import confirm_factor
 from ciam.accounts.models import User
 from ciam.audit.services import ActorContext, record
+from ciam.audit.tags import AuditTag
 from ciam.crypto import fernet_for
 from ciam.db import utcnow
 from ciam.errors import CiamError, Conflict
@@ -118,6 +119,8 @@ def confirm_totp(user: User, code: str | None, ctx: ActorContext) -> list[str] |
     if factor is None:
         raise CiamError("The set-up expired; please start again.", code="enrolment_expired")
     if not verify_totp(factor, code):
-        record("account:mfa:failure", ctx, actor_id=user.id, method="totp", stage="enrolment")
+        record(
+            AuditTag.ACCOUNT_MFA_FAILURE, ctx, actor_id=user.id, method="totp", stage="enrolment"
+        )
         return None
     return confirm_factor(factor, user, ctx)

@@ -29,6 +29,7 @@ from ciam.accounts.models import User, UserStatus
 from ciam.accounts.services import find_by_email, get_user, normalize_email, validate_email
 from ciam.accounts.sessions.services import end_all_sessions
 from ciam.audit.services import ActorContext, record
+from ciam.audit.tags import AuditTag
 from ciam.db import utcnow
 from ciam.errors import CiamError, Conflict
 from ciam.extensions import db
@@ -90,7 +91,11 @@ def update_profile(
         setattr(user, field, values[field])
     if changed:
         record(
-            "account:profile:updated", ctx, actor_id=user.id, target=str(user.id), fields=changed
+            AuditTag.ACCOUNT_PROFILE_UPDATED,
+            ctx,
+            actor_id=user.id,
+            target=str(user.id),
+            fields=changed,
         )
     return changed
 
@@ -132,7 +137,7 @@ def request_password_reset(email: str, ctx: ActorContext) -> None:
         _send(user.email, subject, text, user)
     reason = None if eligible else ("unknown_email" if user is None else f"status_{user.status}")
     record(
-        "account:password:reset_requested",
+        AuditTag.ACCOUNT_PASSWORD_RESET_REQUESTED,
         ctx,
         actor_id=user.id if user else None,
         target=str(user.id) if user else None,
@@ -186,10 +191,12 @@ def reset_password(token: str, new_password: str, ctx: ActorContext) -> User:
     was_locked = user.status == UserStatus.locked
     lockout.clear(user)
     if was_locked:
-        record("account:unlocked", ctx, actor_id=user.id, target=str(user.id), reason="reset")
+        record(
+            AuditTag.ACCOUNT_UNLOCKED, ctx, actor_id=user.id, target=str(user.id), reason="reset"
+        )
     sessions, tokens = _revoke_everything(user)
     record(
-        "account:password:reset",
+        AuditTag.ACCOUNT_PASSWORD_RESET,
         ctx,
         actor_id=user.id,
         target=str(user.id),
@@ -213,7 +220,7 @@ def change_password(
     """Change the password of a signed-in person who knows the current one (ASVS
     2.1.6), then end their other sessions and revoke their portal tokens (ASVS 3.3.3)."""
     if not passwords.verify_password(user.password_hash, current_password):
-        record("account:password:change_failed", ctx, actor_id=user.id, target=str(user.id))
+        record(AuditTag.ACCOUNT_PASSWORD_CHANGE_FAILED, ctx, actor_id=user.id, target=str(user.id))
         raise passwords.PasswordRejected(
             "Your current password is not right.", code="wrong_current_password"
         )
@@ -222,7 +229,7 @@ def change_password(
     ended = end_all_sessions(user.id, except_id=keep_session_id)
     revoked = revoke_where(Token.user_id == user.id)
     record(
-        "account:password:changed",
+        AuditTag.ACCOUNT_PASSWORD_CHANGED,
         ctx,
         actor_id=user.id,
         target=str(user.id),
@@ -250,7 +257,7 @@ def send_email_verification(user: User, ctx: ActorContext) -> None:
         "If you did not create an account, ignore this email.\n",
         user,
     )
-    record("account:email:verification_sent", ctx, actor_id=user.id, target=str(user.id))
+    record(AuditTag.ACCOUNT_EMAIL_VERIFICATION_SENT, ctx, actor_id=user.id, target=str(user.id))
 
 
 def request_email_change(user: User, new_email: str, ctx: ActorContext) -> str:
@@ -286,7 +293,7 @@ def request_email_change(user: User, new_email: str, ctx: ActorContext) -> str:
             "If you did not ask for this, ignore this email: nothing changes.\n",
             user,
         )
-    record("account:email:change_requested", ctx, actor_id=user.id, target=str(user.id))
+    record(AuditTag.ACCOUNT_EMAIL_CHANGE_REQUESTED, ctx, actor_id=user.id, target=str(user.id))
     return new_email
 
 
@@ -325,7 +332,7 @@ def confirm_email_link(token: str, ctx: ActorContext) -> EmailLink:
     user = link.user
     if link.kind == "verification":
         user.email_verified = True
-        record("account:email:verified", ctx, actor_id=user.id, target=str(user.id))
+        record(AuditTag.ACCOUNT_EMAIL_VERIFIED, ctx, actor_id=user.id, target=str(user.id))
         return link
     if find_by_email(link.email) is not None:
         raise Conflict("Another account now uses this address.", code="email_taken")
@@ -335,7 +342,7 @@ def confirm_email_link(token: str, ctx: ActorContext) -> EmailLink:
     user.email_verified = True
     user.pending_email = None
     db.session.flush()
-    record("account:email:changed", ctx, actor_id=user.id, target=str(user.id))
+    record(AuditTag.ACCOUNT_EMAIL_CHANGED, ctx, actor_id=user.id, target=str(user.id))
     _send(
         old_email,
         "Your email address was changed",

@@ -19,6 +19,7 @@ from ciam.accounts.models import KnownDevice, LoginSession, User
 from ciam.accounts.sessions.user_agents import describe
 from ciam.accounts.sessions.writes import Write
 from ciam.audit.services import ActorContext, event_values
+from ciam.audit.tags import AuditTag
 from ciam.extensions import db
 from ciam.outbox.services import message_values
 
@@ -89,7 +90,11 @@ def device_writes(
     described = describe(user_agent)
     events.append(
         event_values(
-            "account:device:new", ctx, actor_id=user.id, device=described, first_login=first_login
+            AuditTag.ACCOUNT_DEVICE_NEW,
+            ctx,
+            actor_id=user.id,
+            device=described,
+            first_login=first_login,
         )
     )
     if not first_login and user.email_verified:

@@ -34,6 +34,7 @@ from ciam.audit.services import (
     record,
     take_unwritten,
 )
+from ciam.audit.tags import AuditTag
 from ciam.crypto import hash_secret, random_token
 from ciam.db import utcnow
 from ciam.extensions import db
@@ -125,7 +126,7 @@ def start_session(
     # login's own in one INSERT, rather than costing the commit an ORM flush.
     events = [
         *take_unwritten(),
-        event_values("account:login:success", ctx, actor_id=user.id, amr=amr),
+        event_values(AuditTag.ACCOUNT_LOGIN_SUCCESS, ctx, actor_id=user.id, amr=amr),
     ]
     messages: list[dict] = []
     writes: list[Write] = [
@@ -156,7 +157,7 @@ def end_session(ctx: ActorContext) -> LoginSession | None:
     session = current_session()
     if session is not None:
         session.ended_at = utcnow()
-        record("account:logout", ctx, actor_id=session.user_id)
+        record(AuditTag.ACCOUNT_LOGOUT, ctx, actor_id=session.user_id)
     g._login_session = None
     g._current_user = None
     g._set_session_cookie = ""
@@ -229,7 +230,7 @@ def end_sessions(
         g._current_user = None
         g._set_session_cookie = ""
     record(
-        "account:session:ended",
+        AuditTag.ACCOUNT_SESSION_ENDED,
         ctx,
         actor_id=user_id,
         reason=reason,

@@ -16,6 +16,7 @@ from ciam.accounts.sessions.services import current_session, current_user
 from ciam.audit.actor import actor_context
 from ciam.audit.models import AuditEvent
 from ciam.audit.services import events_about_person
+from ciam.audit.tags import AuditTag
 
 bp = Blueprint("security", __name__)
 bp.ciam_auth = "session"  # pages for people; each view says if it needs a login
@@ -25,38 +26,38 @@ MAX_ACTIVITY_PAGE = 200
 
 # What a person reads for each audit tag; tags not listed are shown as they are.
 EVENT_WORDS = {
-    "user:created": "Account created",
-    "membership:created": "Added to an organization",
-    "account:login:success": "Signed in",
-    "account:login:failure": "Sign-in failed",
-    "account:password:verified": "Password accepted",
-    "account:logout": "Signed out",
-    "account:locked": "Account locked after too many failed sign-ins",
-    "account:unlocked": "Account unlocked",
-    "account:device:new": "Signed in from a new device",
-    "account:session:ended": "Sessions ended",
-    "account:password:reset_requested": "Password reset requested",
-    "account:password:reset": "Password reset",
-    "account:password:changed": "Password changed",
-    "account:password:change_failed": "Password change failed",
-    "account:email:change_requested": "Email address change requested",
-    "account:email:changed": "Email address changed",
-    "account:email:verification_sent": "Verification email sent",
-    "account:email:verified": "Email address confirmed",
-    "account:profile:updated": "Profile updated",
-    "account:mfa:enrolled": "Two-step verification method added",
-    "account:mfa:removed": "Two-step verification method removed",
-    "account:mfa:enrolment_required": "Asked to set up two-step verification",
-    "account:mfa:verified": "Two-step verification passed",
-    "account:mfa:failure": "Two-step verification failed",
-    "account:mfa:sms_sent": "Sign-in code sent by SMS",
-    "account:mfa:sms_throttled": "Sign-in code by SMS held back (too many requests)",
-    "account:recovery_codes:generated": "New recovery codes created",
-    "account:recovery_code:used": "Recovery code used",
-    "oauth:consent:granted": "Access granted to an application",
-    "oauth:code:replayed": "A sign-in code was used twice; the tokens it gave were revoked",
-    "oauth:refresh:reused": "A refresh token was used twice; its tokens were revoked",
-    "oauth:token:revoked": "Application access revoked",
+    AuditTag.ACCOUNT_CREATED: "Account created",
+    AuditTag.MEMBERSHIP_CREATED: "Added to an organization",
+    AuditTag.ACCOUNT_LOGIN_SUCCESS: "Signed in",
+    AuditTag.ACCOUNT_LOGIN_FAILURE: "Sign-in failed",
+    AuditTag.ACCOUNT_PASSWORD_VERIFIED: "Password accepted",
+    AuditTag.ACCOUNT_LOGOUT: "Signed out",
+    AuditTag.ACCOUNT_LOCKED: "Account locked after too many failed sign-ins",
+    AuditTag.ACCOUNT_UNLOCKED: "Account unlocked",
+    AuditTag.ACCOUNT_DEVICE_NEW: "Signed in from a new device",
+    AuditTag.ACCOUNT_SESSION_ENDED: "Sessions ended",
+    AuditTag.ACCOUNT_PASSWORD_RESET_REQUESTED: "Password reset requested",
+    AuditTag.ACCOUNT_PASSWORD_RESET: "Password reset",
+    AuditTag.ACCOUNT_PASSWORD_CHANGED: "Password changed",
+    AuditTag.ACCOUNT_PASSWORD_CHANGE_FAILED: "Password change failed",
+    AuditTag.ACCOUNT_EMAIL_CHANGE_REQUESTED: "Email address change requested",
+    AuditTag.ACCOUNT_EMAIL_CHANGED: "Email address changed",
+    AuditTag.ACCOUNT_EMAIL_VERIFICATION_SENT: "Verification email sent",
+    AuditTag.ACCOUNT_EMAIL_VERIFIED: "Email address confirmed",
+    AuditTag.ACCOUNT_PROFILE_UPDATED: "Profile updated",
+    AuditTag.ACCOUNT_MFA_ENROLLED: "Two-step verification method added",
+    AuditTag.ACCOUNT_MFA_REMOVED: "Two-step verification method removed",
+    AuditTag.ACCOUNT_MFA_ENROLMENT_REQUIRED: "Asked to set up two-step verification",
+    AuditTag.ACCOUNT_MFA_VERIFIED: "Two-step verification passed",
+    AuditTag.ACCOUNT_MFA_FAILURE: "Two-step verification failed",
+    AuditTag.ACCOUNT_MFA_SMS_SENT: "Sign-in code sent by SMS",
+    AuditTag.ACCOUNT_MFA_SMS_THROTTLED: "Sign-in code by SMS held back (too many requests)",
+    AuditTag.ACCOUNT_RECOVERY_CODES_GENERATED: "New recovery codes created",
+    AuditTag.ACCOUNT_RECOVERY_CODES_USED: "Recovery code used",
+    AuditTag.OAUTH_CONSENT_GRANTED: "Access granted to an application",
+    AuditTag.OAUTH_CODE_REPLAYED: "A sign-in code was used twice; the tokens it gave were revoked",
+    AuditTag.OAUTH_REFRESH_REUSED: "A refresh token was used twice; its tokens were revoked",
+    AuditTag.OAUTH_TOKEN_REVOKED: "Application access revoked",
 }
 UNLOCK_WORDS = {
     "expired": "Account unlocked: the lock period ended",
@@ -155,9 +156,9 @@ def end_other_sessions():
 
 def _words(event: AuditEvent) -> str:
     reason = (event.data or {}).get("reason")
-    if event.tag == "account:unlocked":
+    if event.tag == AuditTag.ACCOUNT_UNLOCKED:
         return UNLOCK_WORDS.get(reason, "Account unlocked by support or an administrator")
-    if event.tag == "account:login:failure" and reason == "locked":
+    if event.tag == AuditTag.ACCOUNT_LOGIN_FAILURE and reason == "locked":
         return "Sign-in refused: the account was locked"
     return EVENT_WORDS.get(event.tag, event.tag)
 
