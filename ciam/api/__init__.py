@@ -52,6 +52,4 @@ def setup_api(app: Flask) -> None:
         # Bearer tokens, no cookies: nothing for a cross-site form to ride on.
         csrf.exempt(bp)
         api.register_blueprint(bp, url_prefix=PREFIX)
-    # The OpenAPI document is public: it describes the API, it holds no data.
-    app.blueprints[api._make_doc_blueprint_name()].ciam_auth = "public"
     register_docs(app, api, PREFIX)

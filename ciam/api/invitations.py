@@ -33,7 +33,6 @@ bp = ApiBlueprint(
     __name__,
     description="Invite people into an organization; they accept by an emailed link.",
 )
-bp.ciam_auth = "api"  # bearer access tokens with a scope (ciam.api.auth)
 register_api_errors(bp)
 
 READ = "invitations:read"

@@ -18,7 +18,6 @@ from ciam.invitations.forms import AcceptExistingAccountForm, AcceptNewAccountFo
 from ciam.invitations.links import LinkView, describe_link
 
 bp = Blueprint("invitations", __name__)
-bp.ciam_auth = "session"  # a page for people; the signed link is the credential
 
 
 def _page(view: LinkView, token: str, form=None, error=None, status=200):

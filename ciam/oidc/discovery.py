@@ -18,7 +18,6 @@ from ciam.oidc.keys import SUPPORTED_ALGS, KeyCache, snapshot
 from ciam.request_hooks import HSTS, SECURITY_HEADERS
 
 bp = Blueprint("discovery", __name__)
-bp.ciam_auth = "public"  # DESIGN §5.8: every blueprint declares its authentication
 
 DISCOVERY_MAX_AGE = 3600
 

@@ -15,7 +15,6 @@ from ciam.ratelimit import enforce_token_limit
 bp = Blueprint("oauth", __name__, url_prefix="/oauth")
 # Token, introspection and revocation authenticate the calling portal; userinfo takes
 # a bearer token; authorize and logout take the browser session (DESIGN §5.8).
-bp.ciam_auth = "oauth"
 
 CORS_ENDPOINTS = {"oauth.token", "oauth.userinfo", "oauth.revoke"}
 

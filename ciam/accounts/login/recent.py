@@ -30,6 +30,7 @@ def login_required(view):
             return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
         return view(*args, **kwargs)
 
+    wrapper.ciam_auth = "session"  # read by the route-authentication test
     return wrapper
 
 
@@ -41,4 +42,5 @@ def recent_auth_required(view):
             return redirect(url_for("accounts.login", next=target, reauth=1))
         return view(*args, **kwargs)
 
+    wrapper.ciam_auth = "recent-session"
     return wrapper

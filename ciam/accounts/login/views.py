@@ -15,12 +15,12 @@ from ciam.accounts.login.limits import (
     login_failed,
     login_limit,
 )
+from ciam.accounts.login.recent import login_required
 from ciam.accounts.sessions.services import current_session, current_user, end_session
 from ciam.audit.actor import actor_context
 from ciam.extensions import limiter
 
 bp = Blueprint("accounts", __name__)
-bp.ciam_auth = "session"  # pages for people; /account requires a login session
 
 
 @bp.get("/login")
@@ -76,10 +76,9 @@ def logout():
 
 
 @bp.get("/account")
+@login_required
 def account():
     user = current_user()
-    if user is None:
-        return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
     return render_template("accounts/account.html", user=user, login_session=current_session())
 
 

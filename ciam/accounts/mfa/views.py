@@ -10,6 +10,8 @@ Two groups of pages:
 
 from __future__ import annotations
 
+from functools import wraps
+
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_limiter.util import get_remote_address
 
@@ -25,7 +27,6 @@ from ciam.errors import CiamError, Conflict
 from ciam.extensions import limiter
 
 bp = Blueprint("mfa", __name__)
-bp.ciam_auth = "session"  # pages for people; each view says if it needs a login
 
 WRONG_CODE = "That code is not right. Check it and try again."
 LOCKED = "Too many wrong codes. Try again tomorrow, or contact support."
@@ -63,6 +64,21 @@ def _restart_login():
     return redirect(url_for("accounts.login"), 303)
 
 
+def pending_login_required(view):
+    """The second-step pages accept only a pending login (the password was right a
+    moment ago), never a login session; the view gets its person and state."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        found = flow.pending_login()
+        if found is None:
+            return _restart_login()
+        return view(*found, *args, **kwargs)
+
+    wrapper.ciam_auth = "pending-login"  # read by the route-authentication test
+    return wrapper
+
+
 # --- the login's second step ---------------------------------------------------------
 
 
@@ -80,11 +96,8 @@ def _login_step_page(user, form, *, error=None, method=None, sent=False, status=
 
 @bp.route("/login/mfa", methods=["GET", "POST"])
 @code_limit
-def login_step():
-    found = flow.pending_login()
-    if found is None:
-        return _restart_login()
-    user, pending = found
+@pending_login_required
+def login_step(user, pending):
     if pending.step != "second_factor":
         return redirect(url_for("mfa.login_enrol"), 303)
     form = CodeForm()
@@ -100,11 +113,8 @@ def login_step():
 
 
 @bp.post("/login/mfa/sms")
-def login_send_sms():
-    found = flow.pending_login()
-    if found is None:
-        return _restart_login()
-    user, _ = found
+@pending_login_required
+def login_send_sms(user, pending):
     form = ActionForm()
     if not form.validate_on_submit():
         return _restart_login()
@@ -131,13 +141,10 @@ def _enrol_page(user, factor, form, *, action, error=None, reason=None, status=2
 
 @bp.route("/login/mfa/enrol", methods=["GET", "POST"])
 @code_limit
-def login_enrol():
+@pending_login_required
+def login_enrol(user, pending):
     """Forced set-up at login: the organization requires MFA, or the portal asked for
     it, and the person has no factor yet. Completing it completes the login."""
-    found = flow.pending_login()
-    if found is None:
-        return _restart_login()
-    user, pending = found
     if pending.step != "enrolment":
         return redirect(url_for("mfa.login_step"), 303)
     if factors.org_requires_mfa(user.id):
@@ -162,10 +169,11 @@ def login_enrol():
 
 
 @bp.post("/login/mfa/enrol/cancel")
-def login_enrol_cancel():
+@pending_login_required
+def login_enrol_cancel(user, pending):
     """The way out of a forced set-up: the portal that asked for it is answered with
     unmet_authentication_requirements instead of the person being kept here."""
-    if flow.pending_login() is None or not ActionForm().validate_on_submit():
+    if not ActionForm().validate_on_submit():
         return _restart_login()
     return redirect(flow.decline_enrolment(), 303)
 

@@ -25,7 +25,6 @@ from ciam.errors import CiamError
 from ciam.extensions import limiter
 
 bp = Blueprint("profile", __name__)
-bp.ciam_auth = "session"  # pages for people; each view says if it needs a login
 
 
 def _reset_limit() -> str:
