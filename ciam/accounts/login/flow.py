@@ -227,10 +227,11 @@ def pending_login() -> tuple[User, Pending] | None:
     return user, pending
 
 
-def step_passed(user: User, pending: Pending, method: str) -> str:
-    """The due step's page is done with a second factor (`method`, an amr value):
+def step_passed(user: User, pending: Pending, method: str | None = None) -> str:
+    """The due step's page is done (with a second factor: `method`, its amr value):
     on to the next step, or the login session. Returns where the browser goes."""
-    pending.amr = assurance.combine(pending.amr, method)
+    if method is not None:
+        pending.amr = assurance.combine(pending.amr, method)
     pending.passed.append(pending.step)
     return _advance(user, read_facts(user.id), load(), pending)
 

@@ -106,40 +106,8 @@ def start_session(
         # count this very login.
         device = device_facts(user.id, device_id)
     raw = random_token(32)
-    values = {
-        "id": hash_secret(raw),
-        "user_id": user.id,
-        "auth_time": now,
-        "amr": amr,
-        "last_seen_at": now,
-        "ip": ctx.ip,
-        "user_agent": (ctx.user_agent or "")[:400] or None,
-        "ended_at": None,
-        "device_id": device_id,
-        "created_at": now,
-    }
-    # The login's own rows are written together with prebuilt Core statements in the
-    # request's transaction (write_together): the ORM's unit of work cost more CPU
-    # than the statements on this path (a login per browser, DESIGN §7), and on
-    # PostgreSQL they all go in one round trip.
-    # Events recorded earlier in this request (the password check's) join this
-    # login's own in one INSERT, rather than costing the commit an ORM flush.
-    events = [
-        *take_unwritten(),
-        event_values(AuditTag.ACCOUNT_LOGIN_SUCCESS, ctx, actor_id=user.id, amr=amr),
-    ]
-    messages: list[dict] = []
-    writes: list[Write] = [
-        (_TOUCH_USER, [{"user_row": user.id, "now": now}]),
-        (_INSERT_SESSION, [values]),
-        *device_writes(user, device_id, ctx, device, now, events, messages),
-    ]
-    if messages:
-        writes.append((INSERT_MESSAGE, messages))
-    writes.append((INSERT_EVENT, events))
-    write_together(writes)
-    for message in messages:
-        note_enqueued(message["id"])
+    values = _session_row(hash_secret(raw), user, amr, ctx, device_id, now)
+    _write_login(user, values, ctx, device, now)
     for name in ("last_login_at", "updated_at"):
         set_committed_value(user, name, now)
     # The row as a persistent object, as if just loaded: a change to it later in
@@ -151,6 +119,46 @@ def start_session(
     g._current_user = user
     g._set_session_cookie = raw
     return session
+
+
+def _session_row(session_id: str, user: User, amr, ctx: ActorContext, device_id, now) -> dict:
+    return {
+        "id": session_id,
+        "user_id": user.id,
+        "auth_time": now,
+        "amr": amr,
+        "last_seen_at": now,
+        "ip": ctx.ip,
+        "user_agent": (ctx.user_agent or "")[:400] or None,
+        "ended_at": None,
+        "device_id": device_id,
+        "created_at": now,
+    }
+
+
+def _write_login(user: User, values: dict, ctx: ActorContext, device: DeviceFacts, now) -> None:
+    """The login's own rows, written together with prebuilt Core statements in the
+    request's transaction (write_together): the ORM's unit of work cost more CPU
+    than the statements on this path (a login per browser, DESIGN §7), and on
+    PostgreSQL they all go in one round trip. Events recorded earlier in this
+    request (the password check's) join this login's own in one INSERT, rather
+    than costing the commit an ORM flush."""
+    events = [
+        *take_unwritten(),
+        event_values(AuditTag.ACCOUNT_LOGIN_SUCCESS, ctx, actor_id=user.id, amr=values["amr"]),
+    ]
+    messages: list[dict] = []
+    writes: list[Write] = [
+        (_TOUCH_USER, [{"user_row": user.id, "now": now}]),
+        (_INSERT_SESSION, [values]),
+        *device_writes(user, values["device_id"], ctx, device, now, events, messages),
+    ]
+    if messages:
+        writes.append((INSERT_MESSAGE, messages))
+    writes.append((INSERT_EVENT, events))
+    write_together(writes)
+    for message in messages:
+        note_enqueued(message["id"])
 
 
 def end_session(ctx: ActorContext) -> LoginSession | None:
