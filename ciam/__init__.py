@@ -24,6 +24,7 @@ def create_app(config: dict | None = None) -> Flask:
     from ciam.oidc import setup_oidc
     from ciam.outbox import setup_outbox
     from ciam.request_hooks import setup_proxies, setup_request_hooks
+    from ciam.roles import setup_roles
 
     db.init_app(app)
     setup_schema(app)  # `ciam db ...`; Alembic loads only when such a command runs
@@ -35,6 +36,7 @@ def create_app(config: dict | None = None) -> Flask:
     setup_accounts(app)
     setup_oidc(app)
     setup_delegation(app)
+    setup_roles(app)
     setup_invitations(app)
     setup_api(app)
     setup_outbox(app)

@@ -6,19 +6,25 @@ from ciam.audit.models import AuditEvent
 from ciam.delegation.models import Membership, Organization
 from ciam.oidc.models import AuthorizationCode, Consent, Portal, SigningKey, Token
 from ciam.outbox.models import OutboxMessage
+from ciam.roles.models import BusinessRole, Licence, MembershipRole, PortalAppRole, RoleMapping
 
 __all__ = [
     "AuditEvent",
     "AuthorizationCode",
+    "BusinessRole",
     "Consent",
     "KnownDevice",
+    "Licence",
     "LoginSession",
     "Membership",
+    "MembershipRole",
     "MfaFactor",
     "Organization",
     "OutboxMessage",
     "Portal",
+    "PortalAppRole",
     "RecoveryCode",
+    "RoleMapping",
     "SigningKey",
     "SmsChallenge",
     "Token",

@@ -59,3 +59,12 @@ def invitation(email: str, org_slug: str, roles=(), **item):
     )
     db.session.commit()
     return outcome.invitation, outcome.link
+
+
+def role(key: str, org=None, name: str | None = None):
+    """A business role in the catalogue: global, or the given org's own."""
+    from ciam.roles import catalogue
+
+    created = catalogue.create_role(key, name or key.replace("-", " ").capitalize(), org)
+    db.session.commit()
+    return created

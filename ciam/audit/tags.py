@@ -50,6 +50,11 @@ class AuditTag(StrEnum):
     INVITATION_SENT = "invitation:sent"
     # membership
     MEMBERSHIP_CREATED = "membership:created"
+    MEMBERSHIP_EXPIRED = "membership:expired"
+    MEMBERSHIP_REACTIVATED = "membership:reactivated"
+    MEMBERSHIP_ROLE_ASSIGNED = "membership:role:assigned"
+    MEMBERSHIP_ROLE_REMOVED = "membership:role:removed"
+    MEMBERSHIP_SUSPENDED = "membership:suspended"
     # oauth
     OAUTH_CODE_REPLAYED = "oauth:code:replayed"
     OAUTH_CONSENT_GRANTED = "oauth:consent:granted"
@@ -57,6 +62,12 @@ class AuditTag(StrEnum):
     OAUTH_TOKEN_REVOKED = "oauth:token:revoked"
     # org
     ORG_CREATED = "org:created"
+    ORG_LICENCE_SET = "org:licence:set"
+    ORG_SETTINGS_UPDATED = "org:settings:updated"
     # portal
+    PORTAL_APP_ROLES_CHANGED = "portal:app_roles:changed"
     PORTAL_CREATED = "portal:created"
     PORTAL_RETIRED = "portal:retired"
+    # role
+    ROLE_CREATED = "role:created"
+    ROLE_MAPPED = "role:mapped"

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import enum
 import uuid
+from datetime import datetime
 
-from sqlalchemy import JSON, Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ciam.db import Timestamps, UUIDPrimaryKey
+from ciam.db import Timestamps, UTCDateTime, UUIDPrimaryKey
 from ciam.extensions import db
 
 
@@ -22,6 +23,11 @@ class AdminRight(enum.StrEnum):
     org_admin = "org_admin"
 
 
+class MembershipStatus(enum.StrEnum):
+    active = "active"
+    suspended = "suspended"
+
+
 class Organization(UUIDPrimaryKey, Timestamps, db.Model):
     __tablename__ = "organizations"
 
@@ -32,7 +38,17 @@ class Organization(UUIDPrimaryKey, Timestamps, db.Model):
     status: Mapped[OrgStatus] = mapped_column(
         Enum(OrgStatus, native_enum=False, length=20), default=OrgStatus.active
     )
+    # Policy
     mfa_required: Mapped[bool] = mapped_column(default=False)
+    # None: the server's default idle timeout (DESIGN §8, 15 minutes).
+    session_idle_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Client ids the org lets its people use; empty: every portal it is licensed for.
+    allowed_portals: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+    # Branding
+    display_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    logo_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    primary_colour: Mapped[str | None] = mapped_column(String(7), nullable=True)
+    email_sender_name: Mapped[str | None] = mapped_column(String(120), nullable=True)
 
 
 class Membership(UUIDPrimaryKey, Timestamps, db.Model):
@@ -44,5 +60,14 @@ class Membership(UUIDPrimaryKey, Timestamps, db.Model):
     admin_right: Mapped[AdminRight] = mapped_column(
         Enum(AdminRight, native_enum=False, length=20), default=AdminRight.none
     )
-    # Names of business roles held in this org (DESIGN §2); a catalogue comes later.
-    business_roles: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+    status: Mapped[MembershipStatus] = mapped_column(
+        Enum(MembershipStatus, native_enum=False, length=20),
+        default=MembershipStatus.active,
+        server_default=MembershipStatus.active.value,
+    )
+    # Outside [valid_from, valid_until) the membership grants nothing; None: open-ended.
+    valid_from: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    # Set once by the sweep that recorded the expiry, so several workers record it once.
+    expiry_recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Business roles held: ciam.roles.models.MembershipRole (with when each was given).

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from ciam.accounts.models import User
 from ciam.audit.services import SYSTEM, ActorContext, record
 from ciam.audit.tags import AuditTag
+from ciam.delegation.memberships import check_window
 from ciam.delegation.models import AdminRight, Membership, Organization
 from ciam.errors import CiamError, Conflict, NotFound
 from ciam.extensions import db
@@ -54,8 +56,22 @@ def add_member(
     user: User,
     admin_right: AdminRight = AdminRight.none,
     ctx: ActorContext = SYSTEM,
+    *,
+    valid_from: datetime | None = None,
+    valid_until: datetime | None = None,
 ) -> Membership:
-    membership = Membership(user_id=user.id, org_id=org.id, admin_right=admin_right)
+    check_window(valid_from, valid_until)
+    if db.session.scalar(
+        db.select(Membership.id).where(Membership.org_id == org.id, Membership.user_id == user.id)
+    ):
+        raise Conflict(f"{user.email} is already a member of {org.slug}.", code="already_member")
+    membership = Membership(
+        user_id=user.id,
+        org_id=org.id,
+        admin_right=admin_right,
+        valid_from=valid_from,
+        valid_until=valid_until,
+    )
     db.session.add(membership)
     db.session.flush()
     record(
@@ -64,5 +80,6 @@ def add_member(
         org_id=org.id,
         target=str(user.id),
         admin_right=admin_right.value,
+        valid_until=valid_until.isoformat() if valid_until else None,
     )
     return membership

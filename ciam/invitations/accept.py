@@ -21,6 +21,7 @@ from ciam.invitations.errors import InvitationGone
 from ciam.invitations.links import read_link
 from ciam.invitations.lookup import org_of
 from ciam.invitations.models import Invitation, InvitationStatus
+from ciam.roles.assignments import assign_role_keys
 
 
 def _claim(invitation: Invitation, nonce: str) -> None:
@@ -51,22 +52,19 @@ def _add_membership(
     invitation: Invitation, org: Organization, user: User, ctx: ActorContext
 ) -> Membership:
     """The user's membership of the org, created with the invited roles, or, if they
-    joined meanwhile (another invitation, an admin), with those roles added."""
+    joined meanwhile (another invitation, an admin), with those roles added. Roles go
+    through the catalogue and its seats: one unknown or without a seat is not given,
+    and the audit event says why."""
     membership = db.session.scalar(
         db.select(Membership).where(Membership.user_id == user.id, Membership.org_id == org.id)
     )
     if membership is not None:
-        held = membership.business_roles or []
-        membership.business_roles = list(dict.fromkeys([*held, *invitation.business_roles]))
+        assign_role_keys(membership, list(invitation.business_roles or []), ctx)
         return membership
-    membership = Membership(
-        user_id=user.id,
-        org_id=org.id,
-        admin_right=AdminRight.none,
-        business_roles=list(invitation.business_roles or []),
-    )
+    membership = Membership(user_id=user.id, org_id=org.id, admin_right=AdminRight.none)
     db.session.add(membership)
     db.session.flush()
+    given, refused = assign_role_keys(membership, list(invitation.business_roles or []), ctx)
     record(
         AuditTag.MEMBERSHIP_CREATED,
         ctx,
@@ -74,7 +72,8 @@ def _add_membership(
         org_id=org.id,
         target=str(user.id),
         admin_right=AdminRight.none.value,
-        business_roles=membership.business_roles,
+        business_roles=given,
+        roles_not_given=refused,
         invitation_id=str(invitation.id),
     )
     return membership

@@ -24,6 +24,7 @@ from ciam.invitations.links import read_link
 from ciam.invitations.models import Invitation, InvitationStatus
 from ciam.outbox.models import OutboxMessage
 from ciam.outbox.sealing import open_payload
+from ciam.roles.assignments import assign_role, role_keys_of
 from ciam.tokens import Purpose, make_token
 from tests.accounts.selfservice import CSRF, URL, login
 from tests.api.support import audit
@@ -91,6 +92,7 @@ def test_new_person_gets_active_verified_account_and_membership(client, make):
     accepted and audited; then the login page (no session from the link, so an
     organization's MFA policy still applies at sign-in), where the password works."""
     org = make.org(slug="acme", name="Acme Insurance")
+    make.role("claims-handler")
     invitation, link = make.invitation(
         "New.Person@Example.com", "acme", roles=["claims-handler"], locale="de"
     )
@@ -105,7 +107,7 @@ def test_new_person_gets_active_verified_account_and_membership(client, make):
     assert user.status == UserStatus.active and user.email_verified
     assert (user.given_name, user.family_name, user.locale) == ("Nia", "Lee", "de")
     membership = _membership(user.id, org.id)
-    assert membership.business_roles == ["claims-handler"]
+    assert role_keys_of(membership) == ["claims-handler"]
     assert membership.admin_right == AdminRight.none
     db.session.expire_all()
     row = db.session.get(Invitation, invitation.id)
@@ -137,6 +139,7 @@ def test_existing_account_signs_in_then_confirms(client, make):
     membership with the roles; the account keeps its password."""
     org = make.org(slug="acme", name="Acme Insurance")
     user = make.user(email="known@example.com")
+    make.role("reader")
     invitation, link = make.invitation("known@example.com", "acme", roles=["reader"])
     page = client.get(_path(link)).get_data(as_text=True)
     assert "Sign in to accept" in page
@@ -152,7 +155,7 @@ def test_existing_account_signs_in_then_confirms(client, make):
     response = client.post(_path(link), data={"csrf_token": _csrf(confirm)})
     assert response.status_code == 303
     assert urlsplit(response.headers["Location"]).path == "/account"
-    assert _membership(user.id, org.id).business_roles == ["reader"]
+    assert role_keys_of(_membership(user.id, org.id)) == ["reader"]
     assert _status(invitation) == InvitationStatus.accepted
     assert audit("invitation:accepted")[0].data["new_account"] is False
 
@@ -267,11 +270,13 @@ def test_invitation_for_org_a_never_grants_org_b(client, make):
     A only; B's invitation stays pending and its own link is still needed."""
     a = make.org(slug="org-a")
     b = make.org(slug="org-b")
+    make.role("a-role", org=a)
+    make.role("b-role", org=b)
     _, link_a = make.invitation("pat@example.com", "org-a", roles=["a-role"])
     invitation_b, _ = make.invitation("pat@example.com", "org-b", roles=["b-role"])
     assert _accept_new(client, _path(link_a)).status_code == 303
     user = _user("pat@example.com")
-    assert _membership(user.id, a.id).business_roles == ["a-role"]
+    assert role_keys_of(_membership(user.id, a.id)) == ["a-role"]
     assert _membership(user.id, b.id) is None
     assert _status(invitation_b) == InvitationStatus.pending
 
@@ -375,12 +380,39 @@ def test_member_meanwhile_gets_roles_merged(client, make):
     the membership instead of failing or duplicating it."""
     org = make.org(slug="acme")
     user = make.user(email="known@example.com")
+    make.role("claims")
     invitation, link = make.invitation("known@example.com", "acme", roles=["claims"])
     membership = orgs.add_member(org, user)
-    membership.business_roles = ["reader"]
+    assign_role(membership, make.role("reader"))
     db.session.commit()
     login(client, "known@example.com", PASSWORD)
     page = client.get(_path(link))
     assert client.post(_path(link), data={"csrf_token": _csrf(page)}).status_code == 303
-    assert _membership(user.id, org.id).business_roles == ["reader", "claims"]
+    assert role_keys_of(_membership(user.id, org.id)) == ["reader", "claims"]
     assert _status(invitation) == InvitationStatus.accepted
+
+
+def test_invited_role_unknown_or_without_a_seat_is_not_given(client, make):
+    """Invited roles go through the catalogue and the seats: a key the org's
+    catalogue lacks, and a role whose portal has no seat left, are not given; the
+    person still joins with the rest, and the audit event says why."""
+    from ciam.roles import services as roles
+
+    org = make.org(slug="acme")
+    make.portal(client_id="claims-portal")
+    roles.change_app_roles("claims-portal", ["adjuster"])
+    roles.set_licence(org, "claims-portal", 0)
+    roles.map_role(make.role("adjuster-role"), "claims-portal", ["adjuster"])
+    make.role("reader")
+    db.session.commit()
+    _, link = make.invitation(
+        "pat@example.com", "acme", roles=["reader", "no-such-role", "adjuster-role"]
+    )
+    assert _accept_new(client, _path(link)).status_code == 303
+    user = _user("pat@example.com")
+    assert role_keys_of(_membership(user.id, org.id)) == ["reader"]
+    [event] = audit("membership:created")
+    assert event.data["roles_not_given"] == {
+        "no-such-role": "role_not_found",
+        "adjuster-role": "seat_limit_reached",
+    }
