@@ -4,10 +4,12 @@ from flask import Flask
 
 
 def setup_delegation(app: Flask) -> None:
-    from ciam.delegation import commands, member_commands
+    from ciam.delegation import commands, member_commands, memberships
+    from ciam.outbox import periodic
 
     app.cli.add_command(commands.orgs_cli)
     app.cli.add_command(member_commands.members_cli)
     # DESIGN §6 spells it `ciam orgs add-member`; the issue `ciam members add`.
     commands.orgs_cli.add_command(member_commands.add_member, "add-member")
     app.cli.add_command(member_commands.sweep)
+    periodic.register(app, "membership-sweep", 24 * 3600, memberships.sweep_and_commit)

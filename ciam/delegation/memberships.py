@@ -124,3 +124,10 @@ def sweep_expired(now: datetime | None = None) -> int:
         if not claimed:
             break  # another sweep holds what is left
     return recorded
+
+
+def sweep_and_commit() -> int:
+    """The daily job of `ciam worker`."""
+    expired = sweep_expired()
+    db.session.commit()
+    return expired

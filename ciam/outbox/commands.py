@@ -7,6 +7,7 @@ import time
 import click
 from flask.cli import with_appcontext
 
+from ciam.outbox import periodic
 from ciam.outbox.dispatch import dispatch_due
 
 
@@ -16,8 +17,10 @@ from ciam.outbox.dispatch import dispatch_due
 @click.option("--batch", default=50, show_default=True)
 @with_appcontext
 def worker(once: bool, interval: float, batch: int) -> None:
-    """Drain the outbox. Several workers may run side by side on PostgreSQL."""
+    """Drain the outbox, and run the periodic jobs (the daily membership sweep).
+    Several workers may run side by side on PostgreSQL."""
     while True:
+        periodic.run_due()
         sent = dispatch_due(batch)
         if once:
             click.echo(f"{sent} message(s) processed")
