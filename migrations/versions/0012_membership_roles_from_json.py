@@ -90,3 +90,5 @@ def downgrade():
         connection.execute(
             memberships.update().where(memberships.c.id == membership_id).values(business_roles=keys)
         )
+    # The list holds them now; upgrading again moves them back (roles stay in the catalogue).
+    connection.execute(membership_roles.delete())
