@@ -7,7 +7,7 @@ from sqlalchemy import JSON, Enum, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ciam.db import Timestamps, UUIDPrimaryKey
-from ciam.extensions import db
+from ciam.extensions import Model
 
 
 class OrgStatus(enum.StrEnum):
@@ -22,7 +22,7 @@ class AdminRight(enum.StrEnum):
     org_admin = "org_admin"
 
 
-class Organization(UUIDPrimaryKey, Timestamps, db.Model):
+class Organization(UUIDPrimaryKey, Timestamps, Model):
     __tablename__ = "organizations"
 
     slug: Mapped[str] = mapped_column(String(80), unique=True)
@@ -35,7 +35,7 @@ class Organization(UUIDPrimaryKey, Timestamps, db.Model):
     mfa_required: Mapped[bool] = mapped_column(default=False)
 
 
-class Membership(UUIDPrimaryKey, Timestamps, db.Model):
+class Membership(UUIDPrimaryKey, Timestamps, Model):
     __tablename__ = "memberships"
     __table_args__ = (UniqueConstraint("user_id", "org_id"),)
 
