@@ -34,6 +34,7 @@ COV_ARGS := --cov=ciam --cov-report=term:skip-covered $(if $(PYTEST_ARGS),--cov-
 test: install
 	$(BIN)/pytest $(COV_ARGS) $(PYTEST_ARGS)
 
+# The same three checks run in .pre-commit-config.yaml.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
