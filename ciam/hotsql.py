@@ -82,7 +82,7 @@ def psycopg_params(compiled: _Compiled, params: Mapping[str, Any]) -> dict:
 # the statistics of that moment. Built while a table is small (a new install, or
 # before autovacuum analyzed it), that plan read the table sequentially, and kept
 # doing so as the table grew: measured, a refresh rotation went from 0.5 to 4 ms
-# of database time within a minute on a new database (docs/benchmarks.md). Off
+# of database time within a minute on a new database (tests/test_hotsql.py). Off
 # only makes a sequential scan the planner's last resort on these connections.
 SESSION_OPTIONS = "-c timezone=UTC -c enable_seqscan=off"
 

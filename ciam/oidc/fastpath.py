@@ -7,7 +7,8 @@ of a deployment's traffic.
 
 Why by hand: measured in one process, Flask's request context and after-request
 hooks and Authlib's request wrapping and endpoint dispatch cost 140-310 µs of CPU of
-the 390-820 µs those requests took (docs/benchmarks.md, third round), as much as an
+the 390-820 µs those requests took (the third round of optimizations, 2026-11-22, in
+the git history of docs/benchmarks.md), as much as an
 RS256 signature. Like
 MetadataFastPath (discovery.py), this WSGI middleware answers before Flask, but
 only a request that is well formed and succeeds. It calls the same services as the
