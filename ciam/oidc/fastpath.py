@@ -11,7 +11,7 @@ the 390-820 µs those requests took (docs/benchmarks.md, third round), as much a
 RS256 signature. Like
 MetadataFastPath (discovery.py), this WSGI middleware answers before Flask, but
 only a request that is well formed and succeeds. It calls the same services as the
-views (query_client, tokens.issue_values, userinfo.check_access_token, the
+views (query_client, token_store.issue_values, userinfo.check_access_token, the
 introspection endpoint's own payload) and sends the same headers.
 
 Everything else goes on to Flask untouched: a parameter it does not expect, a
@@ -33,7 +33,7 @@ from urllib.parse import parse_qsl, unquote
 from flask import Flask
 
 from ciam.crypto import random_token
-from ciam.oidc import tokens
+from ciam.oidc import refresh_tokens, token_store
 from ciam.oidc import userinfo as userinfo_flow
 from ciam.oidc.claims import claim_user, user_claims
 from ciam.oidc.portal_cache import PortalSnapshot
@@ -156,12 +156,12 @@ def client_credentials(environ: dict, form: dict[str, str]) -> Answer | None:
         return None
     allowed = " ".join(client.scopes)
     requested = form.get("scope", "")
-    if requested and not tokens.scopes_within(requested, allowed):
+    if requested and not token_store.scopes_within(requested, allowed):
         return None
     if not _within_token_limit(environ):
         return None
-    context = tokens.IssueContext(family_id=random_token(16))
-    body, _ = tokens.issue_values(client, requested or allowed, context, False)
+    context = token_store.IssueContext(family_id=random_token(16))
+    body, _ = token_store.issue_values(client, requested or allowed, context, False)
     return body, NO_STORE + CORS
 
 
@@ -171,15 +171,15 @@ def refresh(environ: dict, form: dict[str, str]) -> Answer | None:
     claims nothing (unknown, expired, another client's, reused...) Flask takes the
     request and decides; a reuse then revokes the family there."""
     raw = form.get("refresh_token")
-    if not raw or not tokens.can_rotate_in_one_statement():
+    if not raw or not refresh_tokens.can_rotate_in_one_statement():
         return None
     client = authenticated_client(environ, "token")
     if client is None or not client.check_grant_type("refresh_token"):
         return None
     if not _within_token_limit(environ):
         return None
-    successor = tokens.Successor.draw()
-    row = tokens.rotate_refresh_token(raw, client.client_id, successor)
+    successor = token_store.Successor.draw()
+    row = refresh_tokens.rotate_refresh_token(raw, client.client_id, successor)
     if row is None:
         return None
     try:
@@ -188,16 +188,16 @@ def refresh(environ: dict, form: dict[str, str]) -> Answer | None:
         raise PastReturn from exc
 
 
-def _refreshed(client: PortalSnapshot, parent, successor: tokens.Successor) -> dict:
+def _refreshed(client: PortalSnapshot, parent, successor: token_store.Successor) -> dict:
     user = claim_user(parent)  # in good standing: the rotating statement checked
-    context = tokens.IssueContext(
+    context = token_store.IssueContext(
         family_id=parent.family_id,
         user_id=user.id,
         session_id=parent.session_id,
         auth_time=parent.auth_time,
         amr=parent.amr,
     )
-    body, _ = tokens.issue_values(client, parent.scope, context, True, successor)
+    body, _ = token_store.issue_values(client, parent.scope, context, True, successor)
     if "openid" in parent.scope.split():  # OIDC Core §12.2
         body["id_token"] = build_id_token(
             client,

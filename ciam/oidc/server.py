@@ -25,7 +25,7 @@ from ciam.accounts import assurance
 from ciam.accounts.models import GOOD_STANDING
 from ciam.audit.services import record
 from ciam.crypto import hash_secret, random_token
-from ciam.oidc import keys, tokens
+from ciam.oidc import codes, keys, refresh_tokens, token_store
 from ciam.oidc.claims import (
     ClaimUser,
     active_claim_user,
@@ -107,13 +107,13 @@ class CiamAuthorizationServer(AuthorizationServer):
     def save_token(self, token, request):
         if request.payload.grant_type == "client_credentials":
             # Nothing to write: the JWT is self-contained, and revoking it puts
-            # its jti on a list (tokens.revoke_machine_token).
+            # its jti on a list (token_store.revoke_machine_token).
             return
         if getattr(request, "ciam_successor", None) is not None:
             return  # written by the statement that redeemed the code or rotated the token
         # Code and refresh grants marked a code or refresh token used in the
         # request's transaction, and the new row must commit with that.
-        tokens.insert_token(request.ciam_token_values)
+        token_store.insert_token(request.ciam_token_values)
 
     def generate_token(self, grant_type, client, user=None, scope=None, **kwargs):
         raise RuntimeError("grants issue tokens through IssuingGrantMixin")
@@ -165,12 +165,12 @@ def _client_secret_basic(query_client, request):
 class IssuingGrantMixin:
     """Builds the token from the grant's own context (family, auth_time, amr)."""
 
-    def issue_context(self, user) -> tokens.IssueContext:
+    def issue_context(self, user) -> token_store.IssueContext:
         raise NotImplementedError
 
     def generate_token(self, user=None, scope=None, include_refresh_token=True, **kwargs):
         ctx = self.issue_context(user)
-        body, values = tokens.issue_values(
+        body, values = token_store.issue_values(
             self.request.client,
             scope or "",
             ctx,
@@ -209,7 +209,7 @@ class AuthorizationCodeGrant(IssuingGrantMixin, grants.AuthorizationCodeGrant):
     def save_authorization_code(self, code, request):
         session = request.ciam_login_session
         data = request.payload.data
-        tokens.save_code(
+        codes.save_code(
             code,
             client_id=request.client.client_id,
             user_id=request.user.id,
@@ -229,19 +229,19 @@ class AuthorizationCodeGrant(IssuingGrantMixin, grants.AuthorizationCodeGrant):
         # Authlib calls this once the client is authenticated and before it checks
         # redirect_uri (RFC 6749 §4.1.3) and PKCE (RFC 7636 §4.6, our
         # StrictCodeChallenge hook); no token leaves before both pass.
-        if tokens.can_redeem_in_one_statement():
+        if codes.can_redeem_in_one_statement():
             # The usual redemption: one statement claims the code, reads its owner
-            # and writes the token row (tokens._REDEEM_CODE).
-            successor = tokens.Successor.draw()
+            # and writes the token row (codes._REDEEM_CODE).
+            successor = token_store.Successor.draw()
             include_refresh_token = client.check_grant_type("refresh_token")
-            claimed = tokens.redeem_code(code, client.client_id, successor, include_refresh_token)
+            claimed = codes.redeem_code(code, client.client_id, successor, include_refresh_token)
             if claimed is not None:
                 self.request.ciam_successor = successor
                 self.request.ciam_user = owner_claim_user(claimed)
                 return claimed
         # Nothing claimed (a replay, another client's or an expired code, an owner
         # not in good standing) or no PostgreSQL: the session path decides as before.
-        return tokens.consume_code(code, client.client_id)
+        return codes.consume_code(code, client.client_id)
 
     def delete_authorization_code(self, authorization_code):
         """Already marked used when it was consumed."""
@@ -253,7 +253,7 @@ class AuthorizationCodeGrant(IssuingGrantMixin, grants.AuthorizationCodeGrant):
 
     def issue_context(self, user):
         code = self.request.authorization_code
-        return tokens.IssueContext(
+        return token_store.IssueContext(
             family_id=code.id,
             user_id=user.id,
             session_id=code.session_id,
@@ -275,19 +275,19 @@ class RefreshTokenGrant(IssuingGrantMixin, grants.RefreshTokenGrant):
         raw = self.request.form.get("refresh_token")
         if not raw:
             raise InvalidRequestError("Missing 'refresh_token' in request.")
-        if not self.request.payload.scope and tokens.can_rotate_in_one_statement():
+        if not self.request.payload.scope and refresh_tokens.can_rotate_in_one_statement():
             # The usual refresh: nothing to check before the token is consumed, so
-            # one statement claims it and writes its successor (tokens._ROTATE).
-            successor = tokens.Successor.draw()
-            row = tokens.rotate_refresh_token(raw, client.client_id, successor)
+            # one statement claims it and writes its successor (refresh_tokens._ROTATE).
+            successor = token_store.Successor.draw()
+            row = refresh_tokens.rotate_refresh_token(raw, client.client_id, successor)
             if row is not None:
                 self.request.ciam_successor = successor
                 self.request.ciam_user = claim_user(row)
-                return tokens.TokenRecord(row)
+                return token_store.TokenRecord(row)
         # Without a requested scope there is nothing to check before the token is
         # consumed, and consuming it is then a single conditional UPDATE.
         check = self._validate_token_scope if self.request.payload.scope else None
-        row = tokens.consume_refresh_token(raw, client.client_id, check)
+        row = refresh_tokens.consume_refresh_token(raw, client.client_id, check)
         if row is None:
             raise InvalidGrantError("The refresh token is invalid, expired or revoked.")
         return row
@@ -295,7 +295,7 @@ class RefreshTokenGrant(IssuingGrantMixin, grants.RefreshTokenGrant):
     def authenticate_refresh_token(self, refresh_token):
         raise NotImplementedError  # see _validate_request_token
 
-    def authenticate_user(self, refresh_token: tokens.TokenRecord):
+    def authenticate_user(self, refresh_token: token_store.TokenRecord):
         # Read with the token when one statement rotated it (in good standing then).
         user = getattr(self.request, "ciam_user", None) or _active_user(refresh_token.user_id)
         if user is None:
@@ -307,7 +307,7 @@ class RefreshTokenGrant(IssuingGrantMixin, grants.RefreshTokenGrant):
 
     def issue_context(self, user):
         parent = self.request.refresh_token
-        return tokens.IssueContext(
+        return token_store.IssueContext(
             family_id=parent.family_id,
             user_id=user.id,
             session_id=parent.session_id,
@@ -325,7 +325,7 @@ class ClientCredentialsGrant(IssuingGrantMixin, grants.ClientCredentialsGrant):
         # (RFC 6749 §5.2 invalid_scope); asking for nothing grants all it may have.
         requested = self.request.payload.scope
         allowed = " ".join(self.request.client.scopes)
-        if requested and not tokens.scopes_within(requested, allowed):
+        if requested and not token_store.scopes_within(requested, allowed):
             raise InvalidScopeError("The client may not request this scope.")
         self.request.ciam_scope = requested or allowed
 
@@ -333,7 +333,7 @@ class ClientCredentialsGrant(IssuingGrantMixin, grants.ClientCredentialsGrant):
         return super().generate_token(None, self.request.ciam_scope, False)
 
     def issue_context(self, user):
-        return tokens.IssueContext(family_id=random_token(16))
+        return token_store.IssueContext(family_id=random_token(16))
 
 
 class StrictCodeChallenge(CodeChallenge):
@@ -455,14 +455,14 @@ class CiamIntrospectionEndpoint(IntrospectionEndpoint):
         require_token_param(request)
 
     def query_token(self, token_string, token_type_hint):
-        return tokens.find_token(token_string, token_type_hint)
+        return token_store.find_token(token_string, token_type_hint)
 
     def check_permission(self, token, client, request):
         # A portal may introspect only its own tokens; others read as inactive.
         return token.check_client(client)
 
-    def introspect_token(self, token: tokens.IssuedToken):
-        row = token.row  # carries the owner's status and email (tokens.find_token)
+    def introspect_token(self, token: token_store.IssuedToken):
+        row = token.row  # carries the owner's status and email (token_store.find_token)
         if row.user_id and row.user_status not in GOOD_STANDING:
             return {"active": False}
         payload = {
@@ -490,18 +490,18 @@ class CiamRevocationEndpoint(RevocationEndpoint):
         require_token_param(request)
 
     def query_token(self, token_string, token_type_hint):
-        return tokens.find_token(token_string, token_type_hint)
+        return token_store.find_token(token_string, token_type_hint)
 
-    def revoke_token(self, token: tokens.IssuedToken, request):
+    def revoke_token(self, token: token_store.IssuedToken, request):
         # RFC 7009 §2.1: revoking a refresh token also revokes the access tokens of
         # the same grant, so the whole family goes.
         if token.kind == "refresh_token":
-            count = tokens.revoke_family(token.row.family_id)
-        elif isinstance(token.row, tokens.MachineTokenRow):
-            tokens.revoke_machine_token(token.row)
+            count = token_store.revoke_family(token.row.family_id)
+        elif isinstance(token.row, token_store.MachineTokenRow):
+            token_store.revoke_machine_token(token.row)
             count = 1
         else:
-            tokens.revoke_where(Token.id == token.row.id)
+            token_store.revoke_where(Token.id == token.row.id)
             count = 1
         record(
             "oauth:token:revoked", client_id=request.client.client_id, kind=token.kind, count=count

@@ -12,7 +12,7 @@ from ciam.extensions import db
 from ciam.oidc import keys
 from ciam.oidc.claims import CLAIM_USER_COLUMNS, ClaimUser, claim_user, user_claims
 from ciam.oidc.models import Token
-from ciam.oidc.tokens import ACCESS_TOKEN_TYP
+from ciam.oidc.token_store import ACCESS_TOKEN_TYP
 
 
 class BearerError(Exception):

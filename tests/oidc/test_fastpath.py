@@ -383,7 +383,7 @@ def test_a_failure_after_rotation_is_a_server_error_not_a_reuse(
     def broken(*args, **kwargs):
         raise RuntimeError("no signing key")
 
-    monkeypatch.setattr(fastpath_module.tokens.keys, "sign", broken)
+    monkeypatch.setattr(keys, "sign", broken)
     response = _refresh(client, issued["refresh_token"])
     monkeypatch.undo()
     assert response.status_code == 500

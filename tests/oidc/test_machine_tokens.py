@@ -10,7 +10,7 @@ import requests
 from ciam.extensions import db
 from ciam.oidc import keys, portals
 from ciam.oidc.models import RevokedAccessToken, Token
-from ciam.oidc.tokens import ACCESS_TOKEN_TYP, find_token, is_machine_token
+from ciam.oidc.token_store import ACCESS_TOKEN_TYP, find_token, is_machine_token
 from tests.oidc.attacker import client_for
 
 

@@ -1,5 +1,5 @@
 """Refresh rotation has two implementations: one statement on PostgreSQL
-(ciam.oidc.tokens._ROTATE through ciam.hotsql) and the session path used on SQLite
+(ciam.oidc.refresh_tokens._ROTATE through ciam.hotsql) and the session path used on SQLite
 and whenever the one statement claims nothing. Both must behave the same; each
 test here runs on both paths (the first only on PostgreSQL)."""
 
