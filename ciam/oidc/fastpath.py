@@ -36,14 +36,10 @@ from ciam.crypto import random_token
 from ciam.oidc import refresh_tokens, token_store
 from ciam.oidc import userinfo as userinfo_flow
 from ciam.oidc.claims import claim_user, user_claims
+from ciam.oidc.endpoints import CiamIntrospectionEndpoint
+from ciam.oidc.id_token import build_id_token, session_sid
 from ciam.oidc.portal_cache import PortalSnapshot
-from ciam.oidc.server import (
-    CiamIntrospectionEndpoint,
-    build_id_token,
-    get_server,
-    query_client,
-    session_sid,
-)
+from ciam.oidc.server import get_server, query_client
 from ciam.ratelimit import count_token_request
 from ciam.web import HSTS, SECURITY_HEADERS
 
