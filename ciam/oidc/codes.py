@@ -8,14 +8,21 @@ code cannot both win.
 from __future__ import annotations
 
 from ciam import hotsql
-from ciam.accounts.models import GOOD_STANDING, User
+from ciam.accounts.models import User
 from ciam.audit.services import record
 from ciam.crypto import hash_secret
 from ciam.db import utcnow
 from ciam.extensions import db
 from ciam.oidc.claims import OWNER_CLAIM_COLUMNS
-from ciam.oidc.models import AuthorizationCode, Token
-from ciam.oidc.token_store import Successor, revoke_family, ttl
+from ciam.oidc.models import AuthorizationCode
+from ciam.oidc.token_store import (
+    GRANT_COLUMNS,
+    Successor,
+    in_good_standing,
+    insert_successor,
+    revoke_family,
+    ttl,
+)
 
 
 def save_code(code: str, **fields) -> None:
@@ -61,62 +68,61 @@ class ClaimedCode:
         return self._row.amr
 
 
-def consume_code(code: str, client_id: str) -> ClaimedCode | None:
-    """Return the code if it is valid for this client, marking it used.
-
-    RFC 6749 §4.1.2 / RFC 9700 §4.2.4: a code presented twice is refused and every
-    token it produced is revoked.
-
-    The usual case is one statement on the request's connection: a conditional
-    UPDATE ... RETURNING claims an unused code of this client. Only when it claims
-    nothing is the row read, to tell a replay (which revokes) from an unknown or
-    another client's code (which does not).
-    """
-    code_hash = hash_secret(code)
-    now = utcnow()
-    claimed = (
-        db.session.connection()
-        .execute(
-            _CLAIM_CODE,
-            {"code_id": code_hash, "claimer": client_id, "now": now},
-        )
-        .first()
-    )
-    if claimed is None:
-        row = db.session.connection().execute(_CODE_OWNER, {"code_id": code_hash}).first()
-        if row is not None and row.client_id == client_id:
-            revoked = revoke_family(code_hash)
-            record(
-                "oauth:code:replayed", client_id=client_id, actor_id=row.user_id, revoked=revoked
-            )
-        return None
-    if claimed.expires_at <= now:
-        return None
-    return ClaimedCode(claimed)
-
-
 _CODES = AuthorizationCode.__table__
+_NOW = db.bindparam("now", type_=_CODES.c.used_at.type)
+# A code's redemption (RFC 6749 §4.1.3), in the parts both paths share: this
+# client's unused code is claimed (`code_id`, `client`); it issues tokens only if
+# also unexpired and its owner is in good standing.
+CLAIMABLE = db.and_(
+    _CODES.c.id == db.bindparam("code_id"),
+    _CODES.c.client_id == db.bindparam("client"),
+    _CODES.c.used_at.is_(None),
+)
+UNEXPIRED = _CODES.c.expires_at > _NOW
+
 _CLAIM_CODE = (
     db.update(_CODES)
-    .where(
-        _CODES.c.id == db.bindparam("code_id"),
-        _CODES.c.client_id == db.bindparam("claimer"),
-        _CODES.c.used_at.is_(None),
-    )
-    .values(used_at=db.bindparam("now", type_=_CODES.c.used_at.type))
-    .returning(*_CODES.c)
+    .where(CLAIMABLE)
+    .values(used_at=_NOW)
+    .returning(*_CODES.c, UNEXPIRED.label("unexpired"))
 )
 _CODE_OWNER = db.select(_CODES.c.client_id, _CODES.c.user_id).where(
     _CODES.c.id == db.bindparam("code_id")
 )
 
 
+def consume_code(code: str, client_id: str) -> ClaimedCode | None:
+    """Return the code if it is valid for this client, marking it used.
+
+    RFC 6749 §4.1.2 / RFC 9700 §4.2.4: a code presented twice is refused and every
+    token it produced is revoked. An expired code is burnt and refused.
+
+    The usual case is one statement on the request's connection: a conditional
+    UPDATE ... RETURNING claims an unused code of this client. Only when it claims
+    nothing is the row read, to tell a replay (which revokes) from an unknown or
+    another client's code (which does not). Its owner's standing is checked when
+    the grant reads the owner (`grants.AuthorizationCodeGrant.authenticate_user`).
+    """
+    params = {"code_id": hash_secret(code), "client": client_id, "now": utcnow()}
+    connection = db.session.connection()
+    claimed = connection.execute(_CLAIM_CODE, params).first()
+    if claimed is None:
+        row = connection.execute(_CODE_OWNER, params).first()
+        if row is not None and row.client_id == client_id:
+            revoked = revoke_family(params["code_id"])
+            record(
+                "oauth:code:replayed", client_id=client_id, actor_id=row.user_id, revoked=revoked
+            )
+        return None
+    return ClaimedCode(claimed) if claimed.unexpired else None
+
+
 def _redeem_code_statement():
     """RFC 6749 §4.1.3 redemption in one statement (PostgreSQL, through ciam.hotsql):
-    claim the code (this client's, unused, unexpired, its owner in good standing),
-    return it with the owner's claim columns, and insert the token row it issues
-    (family = the code's id, as `issue_values` writes it), atomically and in one
-    round trip instead of BEGIN, UPDATE, SELECT, INSERT and COMMIT.
+    claim the code (CLAIMABLE, UNEXPIRED, its owner in good standing), return it
+    with the owner's claim columns, and insert the token row it issues (family =
+    the code's id, as the session path's `issue_values` writes it), atomically and
+    in one round trip instead of BEGIN, UPDATE, SELECT, INSERT and COMMIT.
 
     When it claims nothing it changed nothing, and the session path
     (`consume_code`) then decides as before: a replay revokes, another client's
@@ -131,50 +137,20 @@ def _redeem_code_statement():
     revokes) the row it issued.
     """
     users = User.__table__
-    token_rows = Token.__table__
-    now = db.bindparam("now", type_=_CODES.c.used_at.type)
-    # Constants rendered into the SQL: ciam.hotsql prepares the statement as compiled,
-    # and an IN list of bound values would be left for SQLAlchemy to expand.
-    good_standing = [db.literal_column(f"'{status.value}'") for status in GOOD_STANDING]
     claimed = (
         db.update(_CODES)
         .where(
-            _CODES.c.id == db.bindparam("code_id"),
-            _CODES.c.client_id == db.bindparam("client_id"),
-            _CODES.c.used_at.is_(None),
-            _CODES.c.expires_at > now,
+            CLAIMABLE,
+            UNEXPIRED,
             users.c.id == _CODES.c.user_id,  # UPDATE ... FROM users
-            users.c.status.in_(good_standing),
+            in_good_standing(users.c.status),
         )
-        .values(used_at=now)
+        .values(used_at=_NOW)
         .returning(*_CODES.c, *OWNER_CLAIM_COLUMNS)
         .cte("claimed")
     )
-
-    def param(name: str, column: str):
-        return db.bindparam(name, type_=token_rows.c[column].type)
-
-    row_values = {
-        "id": param("token_id", "id"),
-        "jti": param("jti", "jti"),
-        "family_id": claimed.c.id,
-        "client_id": claimed.c.client_id,
-        "user_id": claimed.c.user_id,
-        "session_id": claimed.c.session_id,
-        "scope": claimed.c.scope,
-        "auth_time": claimed.c.auth_time,
-        "amr": claimed.c.amr,
-        "issued_at": now,
-        "access_expires_at": param("access_expires_at", "access_expires_at"),
-        "refresh_token_hash": param("refresh_hash", "refresh_token_hash"),
-        "refresh_expires_at": param("refresh_expires_at", "refresh_expires_at"),
-    }
-    issued = (
-        token_rows.insert()
-        .from_select(list(row_values), db.select(*row_values.values()))
-        .returning(token_rows.c.id)
-        .cte("issued")
-    )
+    grant = {name: claimed.c[name] for name in GRANT_COLUMNS if name != "family_id"}
+    issued = insert_successor({**grant, "family_id": claimed.c.id}).cte("issued")
     # The insert is referenced by nothing the SELECT reads: add_cte keeps it in the
     # statement, and PostgreSQL runs every data-modifying CTE exactly once.
     return db.select(*claimed.c).add_cte(issued)
@@ -194,19 +170,11 @@ def redeem_code(
     the code, its row carrying the owner's claim columns too (for
     `claims.owner_claim_user`), or None when nothing was claimed. The refresh
     token is stored only when the client may refresh, as `issue_values` decides."""
-    now = successor.now
-    refresh = include_refresh_token
-    row = hotsql.first(
-        _REDEEM_CODE,
-        {
-            "now": now,
-            "code_id": hash_secret(code),
-            "client_id": client_id,
-            "token_id": successor.id,
-            "jti": successor.jti,
-            "access_expires_at": now + ttl("CIAM_ACCESS_TOKEN_TTL"),
-            "refresh_hash": hash_secret(successor.refresh_token) if refresh else None,
-            "refresh_expires_at": now + ttl("CIAM_REFRESH_TOKEN_TTL") if refresh else None,
-        },
-    )
+    params = {
+        **successor.row_values(include_refresh_token),
+        "now": successor.now,
+        "code_id": hash_secret(code),
+        "client": client_id,
+    }
+    row = hotsql.first(_REDEEM_CODE, params)
     return ClaimedCode(row) if row is not None else None

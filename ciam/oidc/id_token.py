@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from authlib.oidc.core.grants import OpenIDCode
+from authlib.oidc.core.grants.util import is_openid_scope
 from authlib.oidc.core.util import create_half_hash
 from flask import current_app
 
@@ -78,20 +79,30 @@ class CiamOpenIDCode(OpenIDCode):
         )
 
 
-class RefreshIdToken(CiamOpenIDCode):
-    """OIDC Core §12.2: a refresh may return a new ID token (no nonce)."""
-
-    def encode_id_token(self, token, request):
-        parent = request.refresh_token
-        return build_id_token(
-            request.client,
-            request.user,
-            token["scope"],
+def with_refresh_id_token(token: dict, client, user, parent) -> dict:
+    """OIDC Core §12.2: a refresh of an `openid` grant returns a new ID token, with
+    its parent's authentication (no nonce). `token` is the token response body."""
+    scope = token.get("scope")
+    if scope and is_openid_scope(scope):
+        token["id_token"] = build_id_token(
+            client,
+            user,
+            scope,
             auth_time=parent.auth_time,
             amr=parent.amr,
             access_token=token.get("access_token"),
             sid=session_sid(parent.session_id),
         )
+    return token
+
+
+class RefreshIdToken(CiamOpenIDCode):
+    """The refresh grant's ID token (`with_refresh_id_token`)."""
+
+    def process_token(self, grant, response):
+        _, token, _ = response
+        request = grant.request
+        return with_refresh_id_token(token, request.client, request.user, request.refresh_token)
 
     def __call__(self, grant):
         grant.register_hook("after_create_token_response", self.process_token)

@@ -2,7 +2,9 @@
 §4.14.2) with reuse detection.
 
 Single use is enforced with a conditional UPDATE (`... WHERE refresh_used_at IS
-NULL`), so two nodes racing on the same refresh token cannot both win.
+NULL`), so two nodes racing on the same refresh token cannot both win. What makes
+a refresh token usable is written once, as SQL (USABLE), for the session path and
+the one-statement rotation alike.
 """
 
 from __future__ import annotations
@@ -10,53 +12,87 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ciam import hotsql
-from ciam.accounts.models import GOOD_STANDING, User
+from ciam.accounts.models import User
 from ciam.audit.services import record
 from ciam.crypto import hash_secret
 from ciam.db import utcnow
 from ciam.extensions import db
-from ciam.oidc.claims import CLAIM_FIELDS
+from ciam.oidc.claims import CLAIM_USER_COLUMNS
 from ciam.oidc.models import Token
-from ciam.oidc.token_store import Successor, TokenRecord, revoke_family, ttl
+from ciam.oidc.token_store import (
+    GRANT_COLUMNS,
+    Successor,
+    TokenRecord,
+    insert_successor,
+    owner_in_good_standing,
+    revoke_family,
+)
 
-# RFC 9700 §4.14.2 rotation in one statement (PostgreSQL): claim the presented
-# refresh token (unused, unrevoked, unexpired, this client's, its owner in good
-# standing) and insert its successor in the same family, atomically and in one
-# round trip instead of BEGIN, UPDATE, SELECT, INSERT and COMMIT. When it claims
-# nothing it changed nothing, and `consume_refresh_token` then tells why (reuse
-# revokes the family).
-# Only constants are interpolated (the good-standing statuses, column names).
-_GOOD_STANDING_SQL = ", ".join(f"'{status.value}'" for status in GOOD_STANDING)
-_OWNER_COLUMNS_SQL = ", ".join(f"users.{name}" for name in CLAIM_FIELDS)
-_ROTATE = db.text(
-    f"""
-    WITH claimed AS (
-        UPDATE tokens SET refresh_used_at = :now
-        WHERE refresh_token_hash = :old_hash
-          AND client_id = :client_id
-          AND refresh_used_at IS NULL
-          AND revoked_at IS NULL
-          AND refresh_expires_at > :now
-          AND EXISTS (
-              SELECT 1 FROM users
-              WHERE users.id = tokens.user_id
-                AND users.status IN ({_GOOD_STANDING_SQL})
-          )
-        RETURNING family_id, user_id, session_id, scope, auth_time, amr
-    ), successor AS (
-        INSERT INTO tokens (
-            id, jti, family_id, client_id, user_id, session_id, scope, auth_time, amr,
-            issued_at, access_expires_at, refresh_token_hash, refresh_expires_at
-        )
-        SELECT :id, :jti, family_id, :client_id, user_id, session_id, scope, auth_time,
-               amr, :now, :access_expires_at, :new_hash, :refresh_expires_at
-        FROM claimed
-        RETURNING id
+_TOKENS = Token.__table__
+_USERS = User.__table__
+_NOW = db.bindparam("now", type_=_TOKENS.c.refresh_used_at.type)
+
+# "This refresh token is usable now", in the parts the session path tells apart
+# when a claim fails. Parameters: `client` (the authenticated client's id) and
+# `now`; none is named as a column, which SQLAlchemy would read as a SET value.
+THIS_CLIENT = _TOKENS.c.client_id == db.bindparam("client")
+UNUSED = _TOKENS.c.refresh_used_at.is_(None)
+LIVE = db.and_(_TOKENS.c.revoked_at.is_(None), _TOKENS.c.refresh_expires_at > _NOW)
+OWNER_IN_GOOD_STANDING = owner_in_good_standing(_TOKENS.c.user_id)
+USABLE = db.and_(THIS_CLIENT, UNUSED, LIVE, OWNER_IN_GOOD_STANDING)
+
+_BY_HASH = _TOKENS.c.refresh_token_hash == db.bindparam("token_hash")
+
+
+def _claim(which):
+    """Mark one usable refresh token used: the WHERE clause makes two racing
+    requests unable to both claim it."""
+    return (
+        db.update(_TOKENS).where(which, USABLE).values(refresh_used_at=_NOW).returning(*_TOKENS.c)
     )
-    SELECT claimed.family_id, claimed.user_id, claimed.session_id, claimed.scope,
-           claimed.auth_time, claimed.amr, {_OWNER_COLUMNS_SQL}
-    FROM claimed JOIN users ON users.id = claimed.user_id
-    """  # noqa: S608
+
+
+_CLAIM_BY_HASH = _claim(_BY_HASH)
+_CLAIM_BY_ID = _claim(_TOKENS.c.id == db.bindparam("token_id"))
+# The presented token with each part of USABLE, to tell why it was not claimed.
+_INSPECT = db.select(
+    *_TOKENS.c,
+    THIS_CLIENT.label("this_client"),
+    LIVE.label("live"),
+    OWNER_IN_GOOD_STANDING.label("owner_in_good_standing"),
+).where(_BY_HASH)
+
+
+def _rotated(source):
+    """What a rotation returns: the claimed token's id and grant columns, and its
+    owner's claim columns (for `claims.claim_user`)."""
+    grant = [source.c[name] for name in GRANT_COLUMNS if name != "client_id"]
+    return db.select(source.c.id.label("token_id"), *grant, *CLAIM_USER_COLUMNS).join_from(
+        source, _USERS, _USERS.c.id == source.c.user_id
+    )
+
+
+def _rotate_statement():
+    """RFC 9700 §4.14.2 rotation in one statement (PostgreSQL, through ciam.hotsql):
+    claim the presented refresh token if USABLE and insert its successor in the
+    same family, atomically and in one round trip instead of BEGIN, UPDATE,
+    SELECT, INSERT and COMMIT. When it claims nothing it changed nothing, and
+    `consume_refresh_token` then tells why (reuse revokes the family)."""
+    claimed = _CLAIM_BY_HASH.cte("claimed")
+    successor = insert_successor({name: claimed.c[name] for name in GRANT_COLUMNS})
+    # Referenced by nothing the SELECT reads: add_cte keeps it in the statement,
+    # and PostgreSQL runs every data-modifying CTE exactly once.
+    return _rotated(claimed).add_cte(successor.cte("successor"))
+
+
+_ROTATE = _rotate_statement()
+_ROTATED_BY_ID = _rotated(_TOKENS).where(_TOKENS.c.id == db.bindparam("token_id"))
+_INSERT_TOKEN = _TOKENS.insert()
+_DELETE_SUCCESSOR = db.delete(_TOKENS).where(_TOKENS.c.id == db.bindparam("successor_id"))
+_UNCLAIM = (
+    db.update(_TOKENS)
+    .where(_TOKENS.c.id == db.bindparam("token_id"), _TOKENS.c.refresh_used_at == _NOW)
+    .values(refresh_used_at=None)
 )
 
 
@@ -65,22 +101,33 @@ def can_rotate_in_one_statement() -> bool:
 
 
 def rotate_refresh_token(raw: str, client_id: str, successor: Successor):
-    """Claim this refresh token and write its successor (see _ROTATE); return the
-    claimed row (with the owner's claim columns), or None when nothing was claimed."""
-    now = successor.now
-    return hotsql.first(
-        _ROTATE,
-        {
-            "now": now,
-            "old_hash": hash_secret(raw),
-            "client_id": client_id,
-            "id": successor.id,
-            "jti": successor.jti,
-            "access_expires_at": now + ttl("CIAM_ACCESS_TOKEN_TTL"),
-            "new_hash": hash_secret(successor.refresh_token),
-            "refresh_expires_at": now + ttl("CIAM_REFRESH_TOKEN_TTL"),
-        },
-    )
+    """Claim this refresh token and write its successor; return the claimed row (see
+    `_rotated`), or None when nothing was claimed (and nothing changed).
+
+    On PostgreSQL one statement (_ROTATE); elsewhere (SQLite has no data-modifying
+    CTE) the same claim and insert as one transaction of three statements."""
+    claim = {"token_hash": hash_secret(raw), "client": client_id, "now": successor.now}
+    drawn = successor.row_values(include_refresh_token=True)
+    if hotsql.enabled():
+        return hotsql.first(_ROTATE, {**claim, **drawn})
+    with db.engine.begin() as connection:
+        claimed = connection.execute(_CLAIM_BY_HASH, claim).first()
+        if claimed is None:
+            return None
+        grant = {name: getattr(claimed, name) for name in GRANT_COLUMNS}
+        connection.execute(_INSERT_TOKEN, {**grant, **drawn})
+        return connection.execute(_ROTATED_BY_ID, {"token_id": claimed.id}).first()
+
+
+def undo_rotation(rotated, successor: Successor) -> None:
+    """Take back a committed rotation whose answer could not be built (no signing
+    key, say): the successor's row goes and the presented token is unused again,
+    so the portal's retry is not a reuse that revokes the family (RFC 9700
+    §4.14.2). The successor's refresh token was never sent, so nobody holds it; a
+    reuse detected meanwhile has revoked the family, which stays revoked."""
+    with db.engine.begin() as connection:
+        connection.execute(_DELETE_SUCCESSOR, {"successor_id": successor.id})
+        connection.execute(_UNCLAIM, {"token_id": rotated.token_id, "now": successor.now})
 
 
 def consume_refresh_token(
@@ -94,66 +141,33 @@ def consume_refresh_token(
     `before_use` runs once the token is known to be valid, unused, this client's and
     its owner in good standing, and before it is marked used: it may refuse the
     request by raising (an invalid scope, say), and a refused request then leaves
-    the token usable. A token that
-    was already used is a reuse whatever else is wrong with the request.
+    the token usable. A token that was already used is a reuse whatever else is
+    wrong with the request.
 
     Without `before_use` the usual case is one statement: a conditional UPDATE ...
     RETURNING claims the token (PostgreSQL, SQLite >= 3.35). Only when it claims
     nothing is the row read to tell an unknown, foreign, expired or revoked token
     from a reuse.
     """
-    token_hash = hash_secret(raw)
-    now = utcnow()
+    params = {"token_hash": hash_secret(raw), "client": client_id, "now": utcnow()}
+    # Core on the session's connection: same transaction, no ORM execution layer.
+    connection = db.session.connection()
     if before_use is None:
-        claimed = _claim_refresh(Token.refresh_token_hash == token_hash, client_id, now)
+        claimed = connection.execute(_CLAIM_BY_HASH, params).first()
         if claimed is not None:
-            return claimed
-    users = User.__table__
-    row = db.session.execute(
-        db.select(*Token.__table__.c, users.c.status.label("user_status"))
-        .outerjoin(users, users.c.id == Token.user_id)
-        .where(Token.refresh_token_hash == token_hash)
-    ).first()
-    if row is None or row.client_id != client_id:
+            return TokenRecord(claimed)
+    row = connection.execute(_INSPECT, params).first()
+    if row is None or not row.this_client or not row.live:
         return None
-    if row.revoked_at is not None or row.refresh_expires_at <= now:
-        return None
-    if row.refresh_used_at is None and row.user_status not in GOOD_STANDING:
+    if row.refresh_used_at is None and not row.owner_in_good_standing:
         # Refused while its owner is not in good standing, and left unused: it
         # works again if the account does (no reuse alarm, no burnt family).
         return None
     if row.refresh_used_at is None and before_use is not None:
         before_use(TokenRecord(row))
-        claimed = _claim_refresh(Token.id == row.id, client_id, now)
+        claimed = connection.execute(_CLAIM_BY_ID, {**params, "token_id": row.id}).first()
         if claimed is not None:
-            return claimed
+            return TokenRecord(claimed)
     revoked = revoke_family(row.family_id)
     record("oauth:refresh:reused", client_id=client_id, actor_id=row.user_id, revoked=revoked)
     return None
-
-
-def _claim_refresh(which, client_id: str, now) -> TokenRecord | None:
-    """Mark one unused, unrevoked, unexpired refresh token of this client used; the
-    WHERE clause makes two racing requests unable to both claim it."""
-    users = User.__table__
-    owner_in_good_standing = (
-        db.select(users.c.id)
-        .where(users.c.id == Token.user_id, users.c.status.in_(GOOD_STANDING))
-        .exists()
-    )
-    claim = (
-        db.update(Token.__table__)
-        .where(
-            which,
-            Token.client_id == client_id,
-            Token.refresh_used_at.is_(None),
-            Token.revoked_at.is_(None),
-            Token.refresh_expires_at > now,
-            owner_in_good_standing,
-        )
-        .values(refresh_used_at=now)
-        .returning(*Token.__table__.c)
-    )
-    # Core on the session's connection: same transaction, no ORM execution layer.
-    row = db.session.connection().execute(claim).first()
-    return TokenRecord(row) if row is not None else None

@@ -9,15 +9,16 @@ in ciam.oidc.refresh_tokens, authorization codes in ciam.oidc.codes.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from authlib.oauth2.rfc6749 import TokenMixin, scope_to_list
 from flask import current_app
-from sqlalchemy import Row
+from sqlalchemy import ColumnElement, Insert, Row
 
 from ciam import hotsql
-from ciam.accounts.models import User
+from ciam.accounts.models import GOOD_STANDING, User
 from ciam.crypto import hash_secret, random_token
 from ciam.db import utcnow
 from ciam.extensions import db
@@ -63,6 +64,23 @@ def access_token_claims(client_id: str, sub: str, scope: str, jti: str, now, ctx
     return claims
 
 
+# A new token row, in two parts: the columns it takes from the grant behind it (the
+# code redeemed, the refresh token rotated, or the issuing context), and those drawn
+# for it (Successor.row_values). The one-statement grants build their INSERT from
+# these lists (`insert_successor`), the session paths their values (`issue_values`).
+GRANT_COLUMNS = ("family_id", "client_id", "user_id", "session_id", "scope", "auth_time", "amr")
+DRAWN_COLUMNS = (
+    "id",
+    "jti",
+    "issued_at",
+    "access_expires_at",
+    "refresh_token_hash",
+    "refresh_expires_at",
+)
+_TOKENS = Token.__table__
+_USERS = User.__table__
+
+
 @dataclass(frozen=True)
 class Successor:
     """The new token's random values, drawn before the one statement that writes
@@ -78,6 +96,57 @@ class Successor:
     def draw(cls) -> Successor:
         return cls(uuid.uuid4(), random_token(16), random_token(32), utcnow())
 
+    def row_values(self, include_refresh_token: bool) -> dict:
+        """The DRAWN_COLUMNS of its row (no refresh token unless included)."""
+        now, refresh = self.now, include_refresh_token
+        return {
+            "id": self.id,
+            "jti": self.jti,
+            "issued_at": now,
+            "access_expires_at": now + ttl("CIAM_ACCESS_TOKEN_TTL"),
+            "refresh_token_hash": hash_secret(self.refresh_token) if refresh else None,
+            "refresh_expires_at": now + ttl("CIAM_REFRESH_TOKEN_TTL") if refresh else None,
+        }
+
+
+def grant_values(ctx: IssueContext, client_id: str, scope: str) -> dict:
+    """The GRANT_COLUMNS of a token row issued in this context."""
+    return {
+        "family_id": ctx.family_id,
+        "client_id": client_id,
+        "user_id": ctx.user_id,
+        "session_id": ctx.session_id,
+        "scope": scope,
+        "auth_time": ctx.auth_time,
+        "amr": ctx.amr or [],
+    }
+
+
+def insert_successor(grant: Mapping[str, ColumnElement]) -> Insert:
+    """INSERT ... SELECT of a new token row for a one-statement grant: the
+    GRANT_COLUMNS read from the claimed code or refresh token (`grant`, by column
+    name), the DRAWN_COLUMNS bound as parameters of the same names."""
+    values = {name: grant[name] for name in GRANT_COLUMNS}
+    values |= {name: db.bindparam(name, type_=_TOKENS.c[name].type) for name in DRAWN_COLUMNS}
+    select = db.select(*values.values())
+    return _TOKENS.insert().from_select(list(values), select).returning(_TOKENS.c.id)
+
+
+# Constants rendered into the SQL: ciam.hotsql prepares the statement as compiled,
+# and an IN list of bound values would be left for SQLAlchemy to expand.
+_GOOD_STANDING = [db.literal_column(f"'{status.value}'") for status in GOOD_STANDING]
+
+
+def in_good_standing(status: ColumnElement) -> ColumnElement[bool]:
+    """SQL for `status in GOOD_STANDING` (the account may use its tokens)."""
+    return status.in_(_GOOD_STANDING)
+
+
+def owner_in_good_standing(user_id: ColumnElement) -> ColumnElement[bool]:
+    """SQL: the user `user_id` names exists and is in good standing."""
+    owner = db.select(_USERS.c.id).where(_USERS.c.id == user_id, in_good_standing(_USERS.c.status))
+    return owner.exists()
+
 
 def issue_values(
     client,
@@ -89,35 +158,19 @@ def issue_values(
     """Build the token response body and the column values of the Token row behind
     it (from `successor`'s values when the row was already written with them)."""
     successor = successor or Successor.draw()
-    now = successor.now
-    jti = successor.jti
     sub = str(ctx.user_id) if ctx.user_id else client.client_id
-    claims = access_token_claims(client.client_id, sub, scope, jti, now, ctx)
+    claims = access_token_claims(client.client_id, sub, scope, successor.jti, successor.now, ctx)
     access_token = keys.sign(claims, typ=ACCESS_TOKEN_TYP)
-    values = {
-        "id": successor.id,
-        "jti": jti,
-        "family_id": ctx.family_id,
-        "client_id": client.client_id,
-        "user_id": ctx.user_id,
-        "session_id": ctx.session_id,
-        "scope": scope,
-        "auth_time": ctx.auth_time,
-        "amr": ctx.amr or [],
-        "issued_at": now,
-        "access_expires_at": now + ttl("CIAM_ACCESS_TOKEN_TTL"),
-    }
+    refresh = include_refresh_token and ctx.user_id is not None
+    values = {**successor.row_values(refresh), **grant_values(ctx, client.client_id, scope)}
     body = {
         "access_token": access_token,
         "token_type": "Bearer",
         "expires_in": current_app.config["CIAM_ACCESS_TOKEN_TTL"],
         "scope": scope,
     }
-    if include_refresh_token and ctx.user_id is not None:
-        refresh_token = successor.refresh_token
-        values["refresh_token_hash"] = hash_secret(refresh_token)
-        values["refresh_expires_at"] = now + ttl("CIAM_REFRESH_TOKEN_TTL")
-        body["refresh_token"] = refresh_token
+    if refresh:
+        body["refresh_token"] = successor.refresh_token
     return body, values
 
 
