@@ -13,6 +13,9 @@ from ciam.oidc.models import RevokedAccessToken, Token
 from ciam.oidc.token_store import ACCESS_TOKEN_TYP, find_token, is_machine_token
 from tests.oidc.attacker import client_for
 
+# Each test runs with the fast path on and off (tests/oidc/conftest.py).
+pytestmark = pytest.mark.usefixtures("fastpath_mode")
+
 
 @pytest.fixture
 def machine(live_server, make):

@@ -17,6 +17,9 @@ from tests.conftest import require_service
 from tests.oidc.attacker import client_for, userinfo
 from tests.oidc.hot_paths import without_hot_sql
 
+# Each test runs with the fast path on and off (tests/oidc/conftest.py).
+pytestmark = pytest.mark.usefixtures("fastpath_mode")
+
 
 @pytest.fixture(params=["one-statement", "session"])
 def path(request, app):
