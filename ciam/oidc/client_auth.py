@@ -12,9 +12,10 @@ from urllib.parse import unquote
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError
 
 SECRET_METHODS = ["client_secret_basic", "client_secret_post"]
+Credentials = tuple[str, str | None]  # a client id and its secret, if one was sent
 
 
-def basic_credentials(authorization: str | None) -> tuple[str, str | None] | None:
+def basic_credentials(authorization: str | None) -> Credentials | None:
     """The client id and secret of an HTTP Basic Authorization header value, as
     Authlib's extract_basic_authorization reads them (RFC 6749 §2.3.1: each is
     form-urlencoded before the Basic encoding; no colon, no secret), or None when
@@ -36,14 +37,15 @@ def basic_credentials(authorization: str | None) -> tuple[str, str | None] | Non
     return unquote(client_id), unquote(secret)
 
 
-def credential_conflict(authorization: str | None, form: Mapping[str, str]) -> str | None:
+def credential_conflict(basic: Credentials | None, form: Mapping[str, str]) -> str | None:
     """RFC 6749 §2.3: a client MUST NOT use more than one authentication method in
     a request, and §5.2 answers one that does with invalid_request. Authlib would
     take the first method that succeeds and ignore the other: HTTP Basic for one
     portal with a wrong client_secret in the body, or a body client_id naming
     another portal, would pass as the Basic portal. Which client is asking must
-    never be ambiguous. Returns the refusal's description, or None."""
-    basic_id = (basic_credentials(authorization) or (None, None))[0]
+    never be ambiguous. `basic`: what basic_credentials read. Returns the
+    refusal's description, or None."""
+    basic_id = basic[0] if basic else None
     if not basic_id:
         return None  # no credentials at all: client_secret_basic answers invalid_client
     if form.get("client_secret") or form.get("client_assertion"):
@@ -60,16 +62,18 @@ def credential_conflict(authorization: str | None, form: Mapping[str, str]) -> s
 def refuse_conflicting_credentials(request) -> None:
     """credential_conflict for an Authlib request, refused before any credential
     is checked."""
-    conflict = credential_conflict(request.headers.get("Authorization"), request.payload.data)
+    basic = basic_credentials(request.headers.get("Authorization"))
+    conflict = credential_conflict(basic, request.payload.data)
     if conflict is not None:
         raise InvalidRequestError(conflict)
 
 
-def basic_client(query_client, authorization: str | None):
+def basic_client(query_client, basic: Credentials | None):
     """client_secret_basic (RFC 6749 §2.3.1): the client whose id and secret the
-    header holds, None when it holds none or the secret does not match, and, as
-    Authlib answers it, invalid_client (401) for an id no client has."""
-    client_id, secret = basic_credentials(authorization) or (None, None)
+    header held (`basic`, as basic_credentials read it), None when it held none or
+    the secret does not match, and, as Authlib answers it, invalid_client (401) for
+    an id no client has."""
+    client_id, secret = basic or (None, None)
     if not client_id or not secret:
         return None
     client = query_client(client_id)
@@ -82,4 +86,4 @@ def basic_client(query_client, authorization: str | None):
 
 def client_secret_basic(query_client, request):
     """The client_secret_basic method registered with the Authlib server."""
-    return basic_client(query_client, request.headers.get("Authorization"))
+    return basic_client(query_client, basic_credentials(request.headers.get("Authorization")))

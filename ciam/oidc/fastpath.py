@@ -38,7 +38,7 @@ from ciam.crypto import random_token
 from ciam.oidc import refresh_tokens, token_store
 from ciam.oidc import userinfo as userinfo_flow
 from ciam.oidc.claims import claim_user, user_claims
-from ciam.oidc.client_auth import basic_client, credential_conflict
+from ciam.oidc.client_auth import basic_client, basic_credentials, credential_conflict
 from ciam.oidc.endpoints import CiamIntrospectionEndpoint
 from ciam.oidc.grants import client_credentials_scope, refresh_context
 from ciam.oidc.http_rules import (
@@ -100,11 +100,11 @@ def read_form(environ: dict, allowed: frozenset[str]) -> dict[str, str] | None:
 def authenticated_client(environ: dict, form: dict[str, str], endpoint: str):
     """The portal authenticated by HTTP Basic as the Authlib server would
     authenticate it (ciam.oidc.client_auth), or None for anything else."""
-    authorization = environ.get("HTTP_AUTHORIZATION")
-    if credential_conflict(authorization, form) is not None:
+    basic = basic_credentials(environ.get("HTTP_AUTHORIZATION"))
+    if basic is None or credential_conflict(basic, form) is not None:
         return None
     try:
-        client = basic_client(query_client, authorization)
+        client = basic_client(query_client, basic)
     except OAuth2Error:
         return None
     if client is None or not client.check_endpoint_auth_method("client_secret_basic", endpoint):

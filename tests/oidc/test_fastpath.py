@@ -447,3 +447,44 @@ def test_no_address_without_the_scope(live_server, make):
         timeout=5,
     ).json()
     assert "address" not in info and info["sub"]
+
+
+def _basic_header(client_id: str, secret: str, scheme: str = "Basic") -> str:
+    return f"{scheme} " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
+@pytest.mark.parametrize(
+    ("body", "scheme"),
+    [
+        ("grant_type=client_credentials&scope=", "Basic"),
+        ("grant_type=client_credentials&scope=profile+profile", "Basic"),
+        ("grant_type=client_credentials&scope=email%20openid", "Basic"),
+        ("grant_type=client_credentials", "basic"),  # RFC 7235 §2.1: case-insensitive
+    ],
+)
+def test_client_credentials_edge_cases_match_the_flask_answer(
+    fastpath, flask_saw, portal, body, scheme
+):
+    """Requests the fast path answers, sent again to Flask: the same status, scope
+    and headers (one rule for the scope and the credentials, ciam.oidc.grants and
+    ciam.oidc.client_auth)."""
+    headers = {**FORM, "Authorization": _basic_header(portal.client_id, portal.secret, scheme)}
+    fast, slow = _both(
+        fastpath, flask_saw, lambda: _post(f"{portal.issuer}/oauth/token", body, headers=headers)
+    )
+    assert fast.status_code == slow.status_code == 200, (fast.text, slow.text)
+    assert _headers(fast) == _headers(slow)
+    assert fast.json()["scope"] == slow.json()["scope"]
+
+
+def test_a_refresh_with_body_credentials_too_is_refused_on_both_paths(fastpath, flask_saw, offline):
+    """RFC 6749 §2.3: HTTP Basic and a client_secret in the body is two methods:
+    invalid_request whoever reads the request, and the token is not burnt."""
+    client, issued = offline
+    body = f"grant_type=refresh_token&refresh_token={issued['refresh_token']}&client_secret=x"
+    for enabled in (True, False):
+        fastpath.enabled = enabled
+        response = _post(f"{client.issuer}/oauth/token", body, auth=client.auth)
+        assert (response.status_code, response.json()["error"]) == (400, "invalid_request")
+    fastpath.enabled = True
+    assert _refresh(client, issued["refresh_token"]).status_code == 200

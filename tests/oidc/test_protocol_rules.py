@@ -57,7 +57,8 @@ def test_undecodable_basic_credentials_are_none():
 )
 def test_one_authentication_method_per_request(form, conflict):
     """RFC 6749 §2.3: HTTP Basic plus body credentials (or another client) refused."""
-    assert (credential_conflict(_basic(b"portal:secret"), form) is not None) is conflict
+    basic = basic_credentials(_basic(b"portal:secret"))
+    assert (credential_conflict(basic, form) is not None) is conflict
     assert credential_conflict(None, form) is None  # without Basic, Authlib decides
 
 
