@@ -178,7 +178,8 @@ class RefreshTokenGrant(IssuingGrantMixin, grants.RefreshTokenGrant):
             return super().create_token_response()
         except Exception:
             # A rotation one statement committed, with no answer to show for it (no
-            # signing key, say): taken back, so the portal's retry is no reuse.
+            # signing key, say): taken back, so the portal's retry is no reuse
+            # (RFC 9700 §4.14.2 would revoke the family).
             successor = getattr(self.request, "ciam_successor", None)
             if successor is not None:
                 refresh_tokens.undo_rotation(self.request.refresh_token, successor)

@@ -1,7 +1,9 @@
-"""Refresh rotation has two implementations: one statement on PostgreSQL
-(ciam.oidc.refresh_tokens._ROTATE through ciam.hotsql) and the session path used on SQLite
-and whenever the one statement claims nothing. Both must behave the same; each
-test here runs on both paths (the first only on PostgreSQL)."""
+"""Refresh rotation has two implementations: the rotation that claims the token and
+writes its successor together (one statement on PostgreSQL,
+ciam.oidc.refresh_tokens._ROTATE through ciam.hotsql; one transaction elsewhere,
+which only the fast path uses) and the session path, used by Flask on SQLite and
+whenever the rotation claims nothing. Both must behave the same; each test here
+runs on both paths (the first only on PostgreSQL), with the fast path on and off."""
 
 from __future__ import annotations
 
