@@ -6,7 +6,7 @@
     def create(data): caller = current_caller() ...
 
 The token is an access token issued by our own token endpoint (client_credentials for
-the CRM); `ciam.oidc.tokens.find_token` checks its signature and reads its row, so a
+the CRM); `ciam.oidc.token_store.find_token` checks its signature and reads its row, so a
 revoked token, or one of a retired portal, stops working at once. The decorator sits
 above `arguments`, so an unauthenticated call is refused before its body is read.
 """
@@ -22,7 +22,7 @@ from flask_smorest import Blueprint
 
 from ciam.accounts.models import GOOD_STANDING
 from ciam.audit.services import ActorContext
-from ciam.oidc.tokens import find_token
+from ciam.oidc.token_store import find_token
 
 SECURITY_SCHEME = "oauth2"
 # Lends require_scope flask-smorest's public `alt_response` decorator; never registered.
