@@ -40,9 +40,9 @@ class IssuingGrantMixin:
             scope or "",
             ctx,
             include_refresh_token,
-            getattr(self.request, "ciam_successor", None),
+            self.request.successor,
         )
-        self.request.ciam_token_values = values
+        self.request.token_values = values
         return body
 
 
@@ -72,7 +72,7 @@ class AuthorizationCodeGrant(IssuingGrantMixin, grants.AuthorizationCodeGrant):
         return random_token(36)
 
     def save_authorization_code(self, code, request):
-        session = request.ciam_login_session
+        session = request.login_session
         data = request.payload.data
         codes.save_code(
             code,
@@ -101,8 +101,8 @@ class AuthorizationCodeGrant(IssuingGrantMixin, grants.AuthorizationCodeGrant):
             include_refresh_token = client.check_grant_type("refresh_token")
             claimed = codes.redeem_code(code, client.client_id, successor, include_refresh_token)
             if claimed is not None:
-                self.request.ciam_successor = successor
-                self.request.ciam_user = owner_claim_user(claimed)
+                self.request.successor = successor
+                self.request.claim_user = owner_claim_user(claimed)
                 return claimed
         # Nothing claimed (a replay, another client's or an expired code, an owner
         # not in good standing) or no PostgreSQL: the session path decides as before.
@@ -113,7 +113,7 @@ class AuthorizationCodeGrant(IssuingGrantMixin, grants.AuthorizationCodeGrant):
 
     def authenticate_user(self, authorization_code):
         # Read with the code when one statement redeemed it (in good standing then).
-        user = getattr(self.request, "ciam_user", None)
+        user = self.request.claim_user
         return user or _active_user(authorization_code.user_id)
 
     def issue_context(self, user):
@@ -146,8 +146,8 @@ class RefreshTokenGrant(IssuingGrantMixin, grants.RefreshTokenGrant):
             successor = token_store.Successor.draw()
             row = refresh_tokens.rotate_refresh_token(raw, client.client_id, successor)
             if row is not None:
-                self.request.ciam_successor = successor
-                self.request.ciam_user = claim_user(row)
+                self.request.successor = successor
+                self.request.claim_user = claim_user(row)
                 return token_store.TokenRecord(row)
         # Without a requested scope there is nothing to check before the token is
         # consumed, and consuming it is then a single conditional UPDATE.
@@ -162,7 +162,7 @@ class RefreshTokenGrant(IssuingGrantMixin, grants.RefreshTokenGrant):
 
     def authenticate_user(self, refresh_token: token_store.TokenRecord):
         # Read with the token when one statement rotated it (in good standing then).
-        user = getattr(self.request, "ciam_user", None) or _active_user(refresh_token.user_id)
+        user = self.request.claim_user or _active_user(refresh_token.user_id)
         if user is None:
             raise InvalidGrantError("The account behind this refresh token is not active.")
         return user
@@ -180,7 +180,7 @@ class RefreshTokenGrant(IssuingGrantMixin, grants.RefreshTokenGrant):
             # A rotation one statement committed, with no answer to show for it (no
             # signing key, say): taken back, so the portal's retry is no reuse
             # (RFC 9700 §4.14.2 would revoke the family).
-            successor = getattr(self.request, "ciam_successor", None)
+            successor = self.request.successor
             if successor is not None:
                 refresh_tokens.undo_rotation(self.request.refresh_token, successor)
             raise
@@ -204,10 +204,10 @@ class ClientCredentialsGrant(IssuingGrantMixin, grants.ClientCredentialsGrant):
     def validate_token_request(self):
         super().validate_token_request()
         scope = client_credentials_scope(self.request.client, self.request.payload.scope)
-        self.request.ciam_scope = scope
+        self.request.granted_scope = scope
 
     def generate_token(self, user=None, scope=None, include_refresh_token=True, **kwargs):
-        return super().generate_token(None, self.request.ciam_scope, False)
+        return super().generate_token(None, self.request.granted_scope, False)
 
     def issue_context(self, user):
         return token_store.IssueContext(family_id=random_token(16))
