@@ -1,7 +1,8 @@
 """The results as JSON (bench/results/<date>.json) and as tables in docs/benchmarks.md.
 
-docs/benchmarks.md is partly written by hand (method, caveats, profile notes); only
-the part between the two `bench:results` markers is rewritten by each full run.
+docs/benchmarks.md is partly written by hand (how to run and read it, what the latest
+figures mean); only the part between the two `bench:results` markers is rewritten by
+each full run.
 """
 
 from __future__ import annotations

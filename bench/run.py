@@ -8,8 +8,9 @@ of the peak rate for --paced-duration seconds to read the p99 the targets name.
 ciam under granian is measured too, in every scenario (and gunicorn's gthread worker
 with `--servers ...,ciam-gthread`); each ciam server gets its own ratio to the peer.
 
-Writes bench/results/<date>.json and the results part of docs/benchmarks.md. Runs
-with --only write bench/results/<date>-<scenarios>.json and leave the docs alone.
+Writes bench/results/<date>.json (removing the earlier results files: git keeps them)
+and the results part of docs/benchmarks.md. Runs with --only write
+bench/results/<date>-<scenarios>.json and leave the docs and other files alone.
 """
 
 from __future__ import annotations
@@ -872,6 +873,11 @@ def write_results(doc: dict, args) -> None:
         return
     report.write_docs(DOCS, doc, DOCS_TEMPLATE)
     log(f"wrote {DOCS.relative_to(ROOT)}")
+    # The docs describe this run only: earlier results stay in the git history.
+    for older in sorted(RESULTS_DIR.glob("*.json")):
+        if older != path:
+            older.unlink()
+            log(f"removed {older.relative_to(ROOT)}")
 
 
 DOCS_TEMPLATE = """# Benchmarks

@@ -10,6 +10,7 @@ import ipaddress
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from ciam.errors import ConfigError
@@ -159,10 +160,10 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     overrides = dict(overrides or {})
     inst = Path(instance_path)
     issuer = validate_issuer(
-        overrides.pop("CIAM_ISSUER", None) or _env("CIAM_ISSUER", "http://127.0.0.1:8000")
+        overrides.pop("CIAM_ISSUER", None) or _env("CIAM_ISSUER") or "http://127.0.0.1:8000"
     )
     database_url = _env("CIAM_DATABASE_URL", f"sqlite:///{inst / 'ciam.db'}")
-    config = {
+    config: dict[str, Any] = {
         "CIAM_ISSUER": issuer,
         "CIAM_SECURE_COOKIES": issuer.startswith("https://"),
         "SQLALCHEMY_DATABASE_URI": database_url,

@@ -7,6 +7,7 @@ DESIGN §5.6: OAuth endpoints answer RFC 6749 JSON, the API answers
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Flask, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
@@ -51,7 +52,7 @@ class Forbidden(CiamError):
 
 
 def _json_error(code: str, message: str, status: int, details: dict | None = None):
-    body = {"error": code, "message": message, "error_description": message}
+    body: dict[str, Any] = {"error": code, "message": message, "error_description": message}
     if details:
         body["details"] = details
     response = jsonify(body)
@@ -78,8 +79,9 @@ def handle_http_error(error: HTTPException):
         response = _json_error(code, error.description or error.name, status)
     else:
         response = make_response(_page_error(error.name, error.description or "", status))
-    if status == 405 and getattr(error, "valid_methods", None):
-        response.headers["Allow"] = ", ".join(error.valid_methods)
+    valid_methods = getattr(error, "valid_methods", None)  # werkzeug's MethodNotAllowed
+    if status == 405 and valid_methods:
+        response.headers["Allow"] = ", ".join(valid_methods)
     return response
 
 

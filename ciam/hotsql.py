@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from flask import Flask, current_app
@@ -32,7 +32,8 @@ from psycopg.pq import ExecStatus, TransactionStatus
 from psycopg.rows import namedtuple_row
 from psycopg.types.json import Json
 from sqlalchemy import JSON
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql import ClauseElement, Executable
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from ciam.extensions import db
 
@@ -45,7 +46,8 @@ class _Compiled:
     __slots__ = ("json_params", "sql")
 
     def __init__(self, statement: ClauseElement, dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
+        # A DML or SELECT statement compiles with the dialect's SQLCompiler.
+        compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
         self.sql = str(compiled)
         self.json_params = frozenset(
             name for name, bind in compiled.binds.items() if isinstance(bind.type, JSON)
@@ -80,7 +82,7 @@ def psycopg_params(compiled: _Compiled, params: Mapping[str, Any]) -> dict:
 # the statistics of that moment. Built while a table is small (a new install, or
 # before autovacuum analyzed it), that plan read the table sequentially, and kept
 # doing so as the table grew: measured, a refresh rotation went from 0.5 to 4 ms
-# of database time within a minute on a new database (docs/benchmarks.md). Off
+# of database time within a minute on a new database (tests/test_hotsql.py). Off
 # only makes a sequential scan the planner's last resort on these connections.
 SESSION_OPTIONS = "-c timezone=UTC -c enable_seqscan=off"
 
@@ -147,7 +149,7 @@ def first(statement: ClauseElement, params: Mapping[str, Any]):
     hot: HotConnections | None = current_app.extensions.get(HOT_SQL)
     if hot is None:
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            result = conn.execute(statement, dict(params))
+            result = conn.execute(cast(Executable, statement), dict(params))
             return result.first() if result.returns_rows else None
     compiled = compiled_for_psycopg(statement, db.engine.dialect)
     values = psycopg_params(compiled, params)

@@ -102,7 +102,7 @@ def token_limit() -> str:
 class Throttled(TooManyRequests):
     def __init__(self, retry_after: int) -> None:
         super().__init__()
-        self.retry_after = retry_after
+        self.retry_seconds = retry_after
 
 
 @lru_cache(maxsize=64)
@@ -181,7 +181,7 @@ def rate_limited(error: RateLimitExceeded):
 
 
 def throttled(error: Throttled):
-    return _refused(error.retry_after)
+    return _refused(error.retry_seconds)
 
 
 def _refused(retry: int):

@@ -59,4 +59,7 @@ def setup_proxies(app: Flask) -> None:
     (the discovery/JWKS fast path, say) sees the client's scheme and address."""
     proxies = app.config.get("CIAM_TRUSTED_PROXIES", 0)
     if proxies:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+        # Flask documents wrapping wsgi_app this way; mypy sees a method assigned.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
+        )

@@ -90,7 +90,7 @@ def _admin_url(hot) -> str:
     return hot._conninfo()
 
 
-# The rotation's lookup (ciam.oidc.tokens._ROTATE), as a statement PREPARE can type.
+# The rotation's lookup (ciam.oidc.refresh_tokens._ROTATE), as a statement PREPARE can type.
 _CLAIM = (
     "UPDATE tokens SET refresh_used_at = $1 WHERE refresh_token_hash = $2"
     " AND client_id = $3 AND refresh_used_at IS NULL AND refresh_expires_at > $1"

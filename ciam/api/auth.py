@@ -6,7 +6,7 @@
     def create(data): caller = current_caller() ...
 
 The token is an access token issued by our own token endpoint (client_credentials for
-the CRM); `ciam.oidc.tokens.find_token` checks its signature and reads its row, so a
+the CRM); `ciam.oidc.token_store.find_token` checks its signature and reads its row, so a
 revoked token, or one of a retired portal, stops working at once. The decorator sits
 above `arguments`, so an unauthenticated call is refused before its body is read.
 """
@@ -22,9 +22,13 @@ from flask_smorest import Blueprint
 
 from ciam.accounts.models import GOOD_STANDING
 from ciam.audit.services import ActorContext
-from ciam.oidc.tokens import find_token
+from ciam.oidc.token_store import find_token
 
 SECURITY_SCHEME = "oauth2"
+# Lends require_scope flask-smorest's public `alt_response` decorator; never registered.
+# The decorator keeps what it documents on the view function, which the view's own
+# blueprint puts in the OpenAPI document when it is registered.
+_DOCUMENTS = Blueprint("api_auth_documents", __name__)
 # Every scope an API module checks, with what it allows (shown in the OpenAPI document).
 # Give them only to machine clients the operator trusts platform-wide (the CRM):
 # `ciam portals create ... --grant client_credentials --scope invitations:write`.
@@ -121,12 +125,10 @@ def require_scope(scope: str):
                 return error.response()
             return view(*args, **kwargs)
 
-        # Document the requirement and its refusals in the OpenAPI operation, where
-        # flask-smorest reads them (as its `doc` and `alt_response` decorators do).
+        # Document the requirement and its refusals in the OpenAPI operation.
         documented = Blueprint.doc(security=[{SECURITY_SCHEME: [scope]}])(wrapper)
-        responses = documented._apidoc.setdefault("response", {}).setdefault("responses", {})
-        responses.setdefault(401, []).append("UNAUTHORIZED")
-        responses.setdefault(403, []).append("FORBIDDEN")
+        documented = _DOCUMENTS.alt_response(401, response="UNAUTHORIZED")(documented)
+        documented = _DOCUMENTS.alt_response(403, response="FORBIDDEN")(documented)
         # Read by tests/api/test_route_authentication.py: a route without it fails there.
         documented.ciam_auth = f"scope:{scope}"
         return documented

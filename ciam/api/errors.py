@@ -56,8 +56,9 @@ def _http_error(error: HTTPException):
         return error_response(status, code, message, data["messages"])
     code = (error.name or "error").lower().replace(" ", "_")
     response = error_response(status, code, error.description or error.name)
-    if status == 405 and getattr(error, "valid_methods", None):
-        response.headers["Allow"] = ", ".join(error.valid_methods)
+    valid_methods = getattr(error, "valid_methods", None)  # werkzeug's MethodNotAllowed
+    if status == 405 and valid_methods:
+        response.headers["Allow"] = ", ".join(valid_methods)
     return response
 
 

@@ -24,9 +24,11 @@ import hashlib
 import re
 from datetime import timedelta
 from functools import wraps
+from typing import cast
 
 from flask import Response, current_app, request
 from flask_smorest import Blueprint
+from sqlalchemy import CursorResult
 from sqlalchemy.exc import IntegrityError
 
 from ciam.api.auth import current_caller
@@ -89,13 +91,19 @@ def _find(client_id: str, key: str) -> IdempotencyKey | None:
     )
 
 
+def _rowcount(statement) -> int:
+    """Rows an UPDATE or DELETE matched. (Session.execute is typed as returning a
+    Result; for DML it returns a CursorResult, which has the count.)"""
+    return cast(CursorResult, db.session.execute(statement)).rowcount
+
+
 def purge_expired() -> int:
     """Delete the keys past their 24 hours. Returns how many."""
-    return db.session.execute(
+    return _rowcount(
         db.delete(IdempotencyKey)
         .where(IdempotencyKey.expires_at <= utcnow())
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
 
 
 def _judge(row: IdempotencyKey, print_: str) -> IdempotencyKey:
@@ -118,12 +126,12 @@ def _take_over(row: IdempotencyKey, print_: str) -> bool:
     if row.response_status is not None or utcnow() - row.created_at < ABANDONED_AFTER:
         return False
     now = utcnow()
-    claimed = db.session.execute(
+    claimed = _rowcount(
         db.update(IdempotencyKey)
         .where(IdempotencyKey.id == row.id, IdempotencyKey.created_at == row.created_at)
         .values(fingerprint=print_, created_at=now, expires_at=now + TTL)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     db.session.commit()
     return claimed == 1
 
@@ -163,6 +171,7 @@ def reserve(client_id: str, key: str, print_: str) -> IdempotencyKey | None:
 def remember(client_id: str, key: str, status: int, body: str, location: str | None) -> None:
     """Store the answer of the reserving request, in its own transaction."""
     row = _find(client_id, key)
+    assert row is not None, "reserve() committed it; only forget() and the 24-hour purge delete it"
     row.response_status, row.response_body, row.response_location = status, body, location
     db.session.flush()
 

@@ -74,8 +74,10 @@ def create_invitation(data: dict):
     """Invite one person."""
     caller = current_caller()
     outcome = services.create_invitation(data, _inviter(), caller.actor_context())
-    location = {"Location": url_for(".get_invitation", invitation_id=outcome.invitation.id)}
-    return outcome.invitation, (201 if outcome.created else 200), location
+    invitation = outcome.invitation
+    assert invitation is not None, "an outcome without an error carries its invitation"
+    location = {"Location": url_for(".get_invitation", invitation_id=invitation.id)}
+    return invitation, (201 if outcome.created else 200), location
 
 
 @bp.route("/invitations/batch", methods=["POST"])

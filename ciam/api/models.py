@@ -8,10 +8,10 @@ from sqlalchemy import Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ciam.db import UTCDateTime, UUIDPrimaryKey, utcnow
-from ciam.extensions import db
+from ciam.extensions import Model
 
 
-class IdempotencyKey(UUIDPrimaryKey, db.Model):
+class IdempotencyKey(UUIDPrimaryKey, Model):
     """One `Idempotency-Key` of one client, and the first answer given for it.
 
     The unique (client_id, key) constraint is what makes two racing requests safe:

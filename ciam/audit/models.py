@@ -7,10 +7,10 @@ from sqlalchemy import JSON, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ciam.db import UTCDateTime, UUIDPrimaryKey, utcnow
-from ciam.extensions import db
+from ciam.extensions import Model
 
 
-class AuditEvent(UUIDPrimaryKey, db.Model):
+class AuditEvent(UUIDPrimaryKey, Model):
     """One security-relevant event. Rows are only ever inserted."""
 
     __tablename__ = "audit_events"

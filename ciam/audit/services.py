@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import cast
+
+from sqlalchemy import Table
 
 from ciam.audit.models import AuditEvent
 from ciam.audit.tags import AuditTag
@@ -72,8 +75,9 @@ def event_values(
 
 
 # Built once, for rows from event_values (one or many per execution).
-INSERT_EVENT = AuditEvent.__table__.insert()
-_COLUMNS = tuple(column.key for column in AuditEvent.__table__.columns)
+_EVENTS = cast(Table, AuditEvent.__table__)
+INSERT_EVENT = _EVENTS.insert()
+_COLUMNS = tuple(column.key for column in _EVENTS.columns)
 
 
 def take_unwritten() -> list[dict]:

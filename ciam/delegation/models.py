@@ -8,7 +8,7 @@ from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ciam.db import Timestamps, UTCDateTime, UUIDPrimaryKey
-from ciam.extensions import db
+from ciam.extensions import Model
 
 
 class OrgStatus(enum.StrEnum):
@@ -28,7 +28,7 @@ class MembershipStatus(enum.StrEnum):
     suspended = "suspended"
 
 
-class Organization(UUIDPrimaryKey, Timestamps, db.Model):
+class Organization(UUIDPrimaryKey, Timestamps, Model):
     __tablename__ = "organizations"
 
     slug: Mapped[str] = mapped_column(String(80), unique=True)
@@ -51,7 +51,7 @@ class Organization(UUIDPrimaryKey, Timestamps, db.Model):
     email_sender_name: Mapped[str | None] = mapped_column(String(120), nullable=True)
 
 
-class Membership(UUIDPrimaryKey, Timestamps, db.Model):
+class Membership(UUIDPrimaryKey, Timestamps, Model):
     __tablename__ = "memberships"
     __table_args__ = (UniqueConstraint("user_id", "org_id"),)
 

@@ -224,7 +224,7 @@ def _issue_code(a: Authorization) -> Response:
             a.user.id, a.grant.client.client_id, a.grant.request.scope, actor_context(a.user.id)
         )
     flow.request_answered()
-    a.grant.request.ciam_login_session = a.login_session
+    a.grant.request.login_session = a.login_session
     response = get_server().create_authorization_response(
         request=a.grant.request, grant_user=a.user, grant=a.grant
     )

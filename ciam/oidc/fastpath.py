@@ -7,12 +7,16 @@ of a deployment's traffic.
 
 Why by hand: measured in one process, Flask's request context and after-request
 hooks and Authlib's request wrapping and endpoint dispatch cost 140-310 µs of CPU of
-the 390-820 µs those requests took (docs/benchmarks.md, third round), as much as an
+the 390-820 µs those requests took (the third round of optimizations, 2026-11-22, in
+the git history of docs/benchmarks.md), as much as an
 RS256 signature. Like
 MetadataFastPath (discovery.py), this WSGI middleware answers before Flask, but
-only a request that is well formed and succeeds. It calls the same services as the
-views (query_client, tokens.issue_values, userinfo.check_access_token, the
-introspection endpoint's own payload) and sends the same headers.
+only a request that is well formed and succeeds. It applies no protocol rule of its
+own: it calls the functions the Authlib server and the views call (client_auth for
+HTTP Basic and the one-method rule of RFC 6749 §2.3, grants for the
+client_credentials scope and the refresh context, id_token for the refreshed ID
+token, http_rules for repeated parameters, bearer headers and answer headers,
+userinfo.check_access_token, the introspection endpoint's own payload).
 
 Everything else goes on to Flask untouched: a parameter it does not expect, a
 client that does not authenticate, a token that does not verify, a throttled
@@ -22,28 +26,32 @@ refusal still has one source of truth.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import io
 import json
 import logging
 from collections.abc import Callable, Iterable
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl
 
+from authlib.oauth2.rfc6749.errors import OAuth2Error
 from flask import Flask
 
 from ciam.crypto import random_token
-from ciam.oidc import tokens
+from ciam.oidc import refresh_tokens, token_store
 from ciam.oidc import userinfo as userinfo_flow
 from ciam.oidc.claims import claim_user, user_claims
-from ciam.oidc.portal_cache import PortalSnapshot
-from ciam.oidc.server import (
-    CiamIntrospectionEndpoint,
-    build_id_token,
-    get_server,
-    query_client,
-    session_sid,
+from ciam.oidc.client_auth import basic_client, basic_credentials, credential_conflict
+from ciam.oidc.endpoints import CiamIntrospectionEndpoint
+from ciam.oidc.grants import client_credentials_scope, refresh_context
+from ciam.oidc.http_rules import (
+    CORS_HEADERS,
+    NO_STORE,
+    USERINFO_NO_STORE,
+    bearer_from_header,
+    repeats_a_parameter,
 )
+from ciam.oidc.id_token import with_refresh_id_token
+from ciam.oidc.portal_cache import PortalSnapshot
+from ciam.oidc.server import get_server, query_client
 from ciam.ratelimit import count_token_request
 from ciam.request_hooks import HSTS, SECURITY_HEADERS
 
@@ -53,12 +61,6 @@ log = logging.getLogger(__name__)
 # Flask, which applies MAX_CONTENT_LENGTH and reports errors.
 MAX_BODY = 4096
 FORM = "application/x-www-form-urlencoded"
-NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
-CORS = (
-    ("Access-Control-Allow-Origin", "*"),
-    ("Access-Control-Allow-Headers", "Authorization, Content-Type"),
-    ("Access-Control-Allow-Methods", "GET, POST"),
-)
 
 Answer = tuple[dict, tuple[tuple[str, str], ...]]  # JSON body, extra headers
 # RFC 6749 §5.2 names no error for this; server_error is §4.1.2.1's, as Authlib uses.
@@ -90,37 +92,23 @@ def read_form(environ: dict, allowed: frozenset[str]) -> dict[str, str] | None:
         pairs = parse_qsl(body.decode("ascii"), keep_blank_values=True, errors="strict")
     except (UnicodeDecodeError, ValueError):
         return None
-    form = dict(pairs)
-    if len(form) != len(pairs) or not form.keys() <= allowed:
+    if repeats_a_parameter(pairs):
         return None
-    return form
+    form = dict(pairs)
+    return form if form.keys() <= allowed else None
 
 
-def basic_credentials(environ: dict) -> tuple[str, str] | None:
-    """client_secret_basic as Authlib reads it (RFC 6749 §2.3.1: the id and secret
-    are form-urlencoded before Basic encoding), or None."""
-    scheme, _, value = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
-    if scheme.lower() != "basic":
+def authenticated_client(environ: dict, form: dict[str, str], endpoint: str):
+    """The portal authenticated by HTTP Basic as the Authlib server would
+    authenticate it (ciam.oidc.client_auth), or None for anything else."""
+    basic = basic_credentials(environ.get("HTTP_AUTHORIZATION"))
+    if basic is None or credential_conflict(basic, form) is not None:
         return None
     try:
-        decoded = base64.b64decode(value.strip()).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+        client = basic_client(query_client, basic)
+    except OAuth2Error:
         return None
-    client_id, sep, secret = decoded.partition(":")
-    if not sep:
-        return None
-    client_id, secret = unquote(client_id), unquote(secret)
-    return (client_id, secret) if client_id and secret else None
-
-
-def authenticated_client(environ: dict, endpoint: str) -> PortalSnapshot | None:
-    credentials = basic_credentials(environ)
-    if credentials is None:
-        return None
-    client = query_client(credentials[0])
-    if client is None or not client.check_client_secret(credentials[1]):
-        return None
-    if not client.check_endpoint_auth_method("client_secret_basic", endpoint):
+    if client is None or not client.check_endpoint_auth_method("client_secret_basic", endpoint):
         return None
     return client
 
@@ -150,80 +138,72 @@ def _within_token_limit(environ: dict) -> bool:
 
 
 def client_credentials(environ: dict, form: dict[str, str]) -> Answer | None:
-    """RFC 6749 §4.4, as ClientCredentialsGrant issues it (server.py)."""
-    client = authenticated_client(environ, "token")
+    """RFC 6749 §4.4, as ClientCredentialsGrant issues it (ciam.oidc.grants)."""
+    client = authenticated_client(environ, form, "token")
     if client is None or not client.check_grant_type("client_credentials"):
         return None
-    allowed = " ".join(client.scopes)
-    requested = form.get("scope", "")
-    if requested and not tokens.scopes_within(requested, allowed):
+    try:
+        scope = client_credentials_scope(client, form.get("scope"))
+    except OAuth2Error:
         return None
     if not _within_token_limit(environ):
         return None
-    context = tokens.IssueContext(family_id=random_token(16))
-    body, _ = tokens.issue_values(client, requested or allowed, context, False)
-    return body, NO_STORE + CORS
+    context = token_store.IssueContext(family_id=random_token(16))
+    body, _ = token_store.issue_values(client, scope, context, False)
+    return body, NO_STORE + CORS_HEADERS
 
 
 def refresh(environ: dict, form: dict[str, str]) -> Answer | None:
-    """RFC 6749 §6 with rotation (RFC 9700 §4.14.2), as RefreshTokenGrant does it on
-    PostgreSQL: one statement claims the token and writes its successor. When it
-    claims nothing (unknown, expired, another client's, reused...) Flask takes the
-    request and decides; a reuse then revokes the family there."""
+    """RFC 6749 §6 with rotation (RFC 9700 §4.14.2), as RefreshTokenGrant does it
+    without a requested scope: the token is claimed and its successor written
+    together (one statement on PostgreSQL). When nothing is claimed (unknown,
+    expired, another client's, reused...) Flask takes the request and decides; a
+    reuse then revokes the family there."""
     raw = form.get("refresh_token")
-    if not raw or not tokens.can_rotate_in_one_statement():
+    if not raw:
         return None
-    client = authenticated_client(environ, "token")
+    client = authenticated_client(environ, form, "token")
     if client is None or not client.check_grant_type("refresh_token"):
         return None
     if not _within_token_limit(environ):
         return None
-    successor = tokens.Successor.draw()
-    row = tokens.rotate_refresh_token(raw, client.client_id, successor)
+    successor = token_store.Successor.draw()
+    row = refresh_tokens.rotate_refresh_token(raw, client.client_id, successor)
     if row is None:
         return None
     try:
-        return _refreshed(client, row, successor), NO_STORE + CORS
-    except Exception as exc:
-        raise PastReturn from exc
+        return _refreshed(client, row, successor), NO_STORE + CORS_HEADERS
+    except Exception:
+        # The answer could not be built (no signing key, say): the rotation is taken
+        # back, and Flask, handed the request, gives its answer to the same fault.
+        # Were it not taken back, the token would look reused there.
+        try:
+            refresh_tokens.undo_rotation(row, successor)
+        except Exception as exc:
+            raise PastReturn from exc
+        raise
 
 
-def _refreshed(client: PortalSnapshot, parent, successor: tokens.Successor) -> dict:
+def _refreshed(client: PortalSnapshot, parent, successor: token_store.Successor) -> dict:
     user = claim_user(parent)  # in good standing: the rotating statement checked
-    context = tokens.IssueContext(
-        family_id=parent.family_id,
-        user_id=user.id,
-        session_id=parent.session_id,
-        auth_time=parent.auth_time,
-        amr=parent.amr,
-    )
-    body, _ = tokens.issue_values(client, parent.scope, context, True, successor)
-    if "openid" in parent.scope.split():  # OIDC Core §12.2
-        body["id_token"] = build_id_token(
-            client,
-            user,
-            parent.scope,
-            auth_time=parent.auth_time,
-            amr=parent.amr,
-            access_token=body["access_token"],
-            sid=session_sid(parent.session_id),
-        )
-    return body
+    context = refresh_context(parent, user)
+    body, _ = token_store.issue_values(client, parent.scope, context, True, successor)
+    return with_refresh_id_token(body, client, user, parent)
 
 
 def userinfo(environ: dict) -> Answer | None:
     """OIDC Core §5.3 with an RFC 6750 §2.1 bearer header, as userinfo.userinfo."""
-    scheme, _, value = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
+    raw = bearer_from_header(environ.get("HTTP_AUTHORIZATION"))
+    if raw is None:
         return None
     try:
-        claims, user = userinfo_flow.check_access_token(value.strip())
+        claims, user = userinfo_flow.check_access_token(raw)
     except userinfo_flow.BearerError:
         return None
     scope = str(claims.get("scope", ""))
     if "openid" not in scope.split():
         return None
-    return user_claims(user, scope), (("Cache-Control", "no-store"), *CORS)
+    return user_claims(user, scope), USERINFO_NO_STORE + CORS_HEADERS
 
 
 class Introspection:
@@ -237,7 +217,7 @@ class Introspection:
         form = read_form(environ, frozenset({"token", "token_type_hint"}))
         if form is None or not form.get("token"):
             return None
-        client = authenticated_client(environ, "introspection")
+        client = authenticated_client(environ, form, "introspection")
         if client is None:
             return None
         token = self.endpoint.query_token(form["token"], form.get("token_type_hint"))

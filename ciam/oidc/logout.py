@@ -18,7 +18,7 @@ from wtforms import ValidationError
 from ciam.accounts.sessions.services import current_session, end_session
 from ciam.audit.actor import actor_context
 from ciam.errors import CiamError
-from ciam.oidc import keys, tokens
+from ciam.oidc import keys, token_store
 from ciam.oidc.models import Token
 from ciam.oidc.server import query_client
 
@@ -55,7 +55,7 @@ def _target(claims: dict | None) -> str | None:
 def _finish(target: str | None):
     login_session = current_session()
     if login_session is not None:
-        tokens.revoke_where(Token.session_id == login_session.id)
+        token_store.revoke_where(Token.session_id == login_session.id)
     end_session(actor_context(login_session.user_id if login_session else None))
     if target:
         return redirect(target, 302)

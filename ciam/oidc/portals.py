@@ -11,7 +11,7 @@ from ciam.config import is_loopback_host
 from ciam.crypto import hash_secret
 from ciam.errors import CiamError, NotFound
 from ciam.extensions import db
-from ciam.oidc import tokens
+from ciam.oidc import token_store
 from ciam.oidc.keys import DEFAULT_ALG, SUPPORTED_ALGS
 from ciam.oidc.models import Portal, PortalStatus, Token
 
@@ -110,7 +110,7 @@ def retire_portal(client_id: str, ctx: ActorContext = SYSTEM) -> int:
     """Retire a portal and revoke every token it holds. Returns the count revoked."""
     portal = get_portal(client_id)
     portal.status = PortalStatus.retired
-    revoked = tokens.revoke_where(Token.client_id == client_id)
+    revoked = token_store.revoke_where(Token.client_id == client_id)
     record(AuditTag.PORTAL_RETIRED, ctx, client_id=client_id, revoked=revoked)
     return revoked
 

@@ -11,8 +11,9 @@ from ciam.accounts.models import User
 from ciam.extensions import db
 from ciam.oidc import keys
 from ciam.oidc.claims import CLAIM_USER_COLUMNS, ClaimUser, claim_user, user_claims
+from ciam.oidc.http_rules import USERINFO_NO_STORE, bearer_from_header
 from ciam.oidc.models import Token
-from ciam.oidc.tokens import ACCESS_TOKEN_TYP
+from ciam.oidc.token_store import ACCESS_TOKEN_TYP
 
 
 class BearerError(Exception):
@@ -24,10 +25,9 @@ class BearerError(Exception):
 def bearer_token() -> str | None:
     """RFC 6750 §2.1 header, or §2.2 form body; never the query string (§2.3 is
     refused because URLs end up in logs)."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
+    header = bearer_from_header(request.headers.get("Authorization"))
+    if header is not None:
+        return header
     if request.method == "POST" and request.mimetype == "application/x-www-form-urlencoded":
         return request.form.get("access_token") or None
     return None
@@ -86,5 +86,6 @@ def userinfo():
     except BearerError as exc:
         return _error(exc)
     response = jsonify(user_claims(user, scope))
-    response.headers["Cache-Control"] = "no-store"
+    for name, value in USERINFO_NO_STORE:
+        response.headers[name] = value
     return response

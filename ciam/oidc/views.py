@@ -9,6 +9,7 @@ from ciam.extensions import csrf
 from ciam.oidc import authorize as authorize_flow
 from ciam.oidc import logout as logout_flow
 from ciam.oidc import userinfo as userinfo_flow
+from ciam.oidc.http_rules import CORS_HEADERS, repeats_a_parameter
 from ciam.oidc.server import get_server
 from ciam.ratelimit import enforce_token_limit
 
@@ -21,12 +22,9 @@ CORS_ENDPOINTS = {"oauth.token", "oauth.userinfo", "oauth.revoke"}
 
 @bp.after_request
 def _cors(response: Response) -> Response:
-    # Browser apps (public SPA portals) call these with bearer tokens or PKCE, never
-    # with cookies, so any origin may read the answers.
-    if request.endpoint in CORS_ENDPOINTS:
-        response.headers["Access-Control-Allow-Origin"] = "*"
-        response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
-        response.headers["Access-Control-Allow-Methods"] = "GET, POST"
+    if request.endpoint in CORS_ENDPOINTS:  # why: http_rules.CORS_HEADERS
+        for name, value in CORS_HEADERS:
+            response.headers[name] = value
     return response
 
 
@@ -39,10 +37,10 @@ def authorize():
 
 
 def _repeated_parameter() -> Response | None:
-    """RFC 6749 §3.2: "Request and response parameters MUST NOT be included more
-    than once." Authlib would take the first value; refused as invalid_request. The
-    name is not echoed: error_description allows only a narrow ASCII set (§5.2)."""
-    if any(len(values) > 1 for _, values in request.form.lists()):
+    """RFC 6749 §3.2 (http_rules.repeats_a_parameter): Authlib would take the first
+    value; refused as invalid_request. The name is not echoed: error_description
+    allows only a narrow ASCII set (§5.2)."""
+    if repeats_a_parameter(request.form.items(multi=True)):
         error = InvalidRequestError("A parameter was sent more than once.")
         return get_server().handle_error_response(None, error)
     return None

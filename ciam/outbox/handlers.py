@@ -36,6 +36,7 @@ def _smtp(url: str) -> smtplib.SMTP:
     """smtp://user:pass@host:port (STARTTLS when ?starttls=1) or smtps://... (TLS)."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port
+    client: smtplib.SMTP
     if parts.scheme == "smtps":
         client = smtplib.SMTP_SSL(
             host, port or 465, context=ssl.create_default_context(), timeout=10

@@ -7,7 +7,7 @@ from sqlalchemy import JSON, Enum, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ciam.db import UTCDateTime, UUIDPrimaryKey, utcnow
-from ciam.extensions import db
+from ciam.extensions import Model
 
 
 class OutboxStatus(enum.StrEnum):
@@ -16,7 +16,7 @@ class OutboxStatus(enum.StrEnum):
     dead = "dead"  # gave up after the last attempt; kept for operators
 
 
-class OutboxMessage(UUIDPrimaryKey, db.Model):
+class OutboxMessage(UUIDPrimaryKey, Model):
     __tablename__ = "outbox_messages"
     __table_args__ = (Index("ix_outbox_messages_due", "status", "next_attempt_at"),)
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from typing import cast
 
 from flask import g
+from sqlalchemy import Table
 
 from ciam.db import utcnow
 from ciam.extensions import db
@@ -51,5 +53,6 @@ def note_enqueued(message_id: uuid.UUID) -> None:
     g.setdefault("ciam_outbox_ids", []).append(message_id)
 
 
-# Built once, for rows from message_values.
-INSERT_MESSAGE = OutboxMessage.__table__.insert()
+# Built once, for rows from message_values. (A mapped class's __table__ is typed as
+# any FromClause; a declarative model's is a Table.)
+INSERT_MESSAGE = cast(Table, OutboxMessage.__table__).insert()

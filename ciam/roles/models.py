@@ -18,12 +18,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ciam.db import Timestamps, UTCDateTime, UUIDPrimaryKey, utcnow
-from ciam.extensions import db
+from ciam.extensions import Model
 
 GLOBAL_ONLY = text("org_id IS NULL")
 
 
-class PortalAppRole(db.Model):
+class PortalAppRole(Model):
     """An app role a portal understands (`ciam portals app-roles`). A table of its
     own, not Portal.app_roles: mappings point at it with a foreign key, so a mapping
     can never name an app role the portal does not declare."""
@@ -37,7 +37,7 @@ class PortalAppRole(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class BusinessRole(UUIDPrimaryKey, Timestamps, db.Model):
+class BusinessRole(UUIDPrimaryKey, Timestamps, Model):
     """A role an org admin understands. Global (org_id None, the operator's) or an
     organization's own; a key is unique among the global ones and within an org."""
 
@@ -60,7 +60,7 @@ class BusinessRole(UUIDPrimaryKey, Timestamps, db.Model):
     )
 
 
-class RoleMapping(db.Model):
+class RoleMapping(Model):
     """Business role x portal -> app role: one row per app role given."""
 
     __tablename__ = "role_mappings"
@@ -81,7 +81,7 @@ class RoleMapping(db.Model):
     app_role: Mapped[str] = mapped_column(String(80), primary_key=True)
 
 
-class Licence(UUIDPrimaryKey, Timestamps, db.Model):
+class Licence(UUIDPrimaryKey, Timestamps, Model):
     """An organization's entitlement to a portal: `seats` people, or None: unlimited."""
 
     __tablename__ = "licences"
@@ -95,7 +95,7 @@ class Licence(UUIDPrimaryKey, Timestamps, db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-class MembershipRole(db.Model):
+class MembershipRole(Model):
     """A business role held in a membership, and since when: when seats run short,
     the most recently given lose the portal first."""
 

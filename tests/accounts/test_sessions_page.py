@@ -15,7 +15,7 @@ from ciam.accounts.sessions.services import session_handle
 from ciam.crypto import hash_secret
 from ciam.db import utcnow
 from ciam.extensions import db
-from ciam.oidc import tokens
+from ciam.oidc import refresh_tokens, token_store
 from ciam.oidc.models import Token
 from tests.accounts.mfa_support import enrol_totp, submit_code, totp_now
 from tests.accounts.security_support import (
@@ -56,14 +56,14 @@ def _sessions(user_id) -> list[LoginSession]:
 
 def _token_for(session: LoginSession) -> Token:
     """A token row as the token endpoint would store it for a portal login."""
-    context = tokens.IssueContext(
+    context = token_store.IssueContext(
         family_id=f"family-{session.id[:8]}", user_id=session.user_id, session_id=session.id
     )
 
     class Portal:
         client_id = "portal"
 
-    body, row = tokens.issue(Portal(), "openid", context, include_refresh_token=True)
+    body, row = token_store.issue(Portal(), "openid", context, include_refresh_token=True)
     db.session.add(row)
     db.session.commit()
     row.raw_refresh_token = body["refresh_token"]
@@ -123,8 +123,8 @@ def test_ending_a_session_signs_that_browser_out_and_revokes_its_tokens(app, mak
     assert db.session.get(Token, phone_token.id).revoked_at is not None
     assert db.session.get(Token, mine_token.id).revoked_at is None
     # What the token endpoint would do with each refresh token now:
-    assert tokens.consume_refresh_token(phone_token.raw_refresh_token, "portal") is None
-    assert tokens.consume_refresh_token(mine_token.raw_refresh_token, "portal") is not None
+    assert refresh_tokens.consume_refresh_token(phone_token.raw_refresh_token, "portal") is None
+    assert refresh_tokens.consume_refresh_token(mine_token.raw_refresh_token, "portal") is not None
     assert "account:session:ended" in tags(user.id)
     assert "1 session ended" in mine.get(response.headers["Location"]).get_data(as_text=True)
 

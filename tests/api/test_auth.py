@@ -14,7 +14,7 @@ import requests
 from ciam.db import utcnow
 from ciam.extensions import db
 from ciam.oidc import keys, portals
-from ciam.oidc.tokens import ACCESS_TOKEN_TYP
+from ciam.oidc.token_store import ACCESS_TOKEN_TYP
 from tests.api.support import bearer, client_token, crm_headers
 from tests.factories import PASSWORD
 from tests.oidc.rp import portal_rp

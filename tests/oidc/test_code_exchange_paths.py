@@ -1,5 +1,5 @@
 """Redeeming an authorization code has two implementations: one statement on
-PostgreSQL (ciam.oidc.tokens._REDEEM_CODE through ciam.hotsql) and the session path
+PostgreSQL (ciam.oidc.codes._REDEEM_CODE through ciam.hotsql) and the session path
 used on SQLite, with CIAM_DB_HOT_CONNECTIONS=0, and whenever the one statement
 claims nothing. Both must behave the same (RFC 6749 §4.1.3, RFC 7636 §4.6,
 RFC 9700 §4.2.4); each test here runs on both paths (the first only on PostgreSQL)."""
@@ -17,11 +17,14 @@ from ciam.crypto import hash_secret
 from ciam.db import utcnow
 from ciam.extensions import db
 from ciam.hotsql import HOT_SQL
-from ciam.oidc import tokens
+from ciam.oidc import codes
 from ciam.oidc.models import AuthorizationCode, Token
 from tests.conftest import require_service
 from tests.oidc.attacker import client_for, jwt_parts, userinfo
 from tests.oidc.hot_paths import without_hot_sql
+
+# Each test runs with the fast path on and off (tests/oidc/conftest.py).
+pytestmark = pytest.mark.usefixtures("fastpath_mode")
 
 
 @pytest.fixture(params=["one-statement", "session"])
@@ -34,13 +37,13 @@ def path(request, app, monkeypatch):
             "the one-statement redemption needs PostgreSQL (CIAM_TEST_DATABASE_URL)",
         )
         fallbacks: list[str] = []
-        consume_code = tokens.consume_code
+        consume_code = codes.consume_code
 
         def counted(code: str, client_id: str):
             fallbacks.append(client_id)
             return consume_code(code, client_id)
 
-        monkeypatch.setattr(tokens, "consume_code", counted)
+        monkeypatch.setattr(codes, "consume_code", counted)
         request.node.fallbacks = fallbacks
         yield request.param
         return

@@ -7,11 +7,15 @@ import base64
 import hashlib
 import time
 
+import pytest
 import requests
 from joserfc import jws
 
 from tests.factories import PASSWORD
 from tests.oidc.rp import portal_rp, validate_id_token
+
+# Each test runs with the fast path on and off (tests/oidc/conftest.py).
+pytestmark = pytest.mark.usefixtures("fastpath_mode")
 
 
 def _decode_header(id_token: str) -> dict:

@@ -19,6 +19,9 @@ from tests.factories import PASSWORD
 from tests.oidc.rp import portal_rp, redeem, validate_id_token
 from tests.oidc_flow import Browser, csrf_token, location, redirect_params
 
+# Each test runs with the fast path on and off (tests/oidc/conftest.py).
+pytestmark = pytest.mark.usefixtures("fastpath_mode")
+
 # An unsigned request object (alg none): what the certification suite sends.
 REQUEST_OBJECT = "eyJhbGciOiJub25lIn0.eyJzdGF0ZSI6ImZyb20tb2JqZWN0In0."
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 import requests
 
 from tests.factories import PASSWORD
 from tests.oidc.rp import Portal, validate_id_token
+
+# Each test runs with the fast path on and off (tests/oidc/conftest.py).
+pytestmark = pytest.mark.usefixtures("fastpath_mode")
 
 
 def test_public_spa_code_pkce_userinfo(live_server, make):

@@ -16,6 +16,9 @@ from ciam.oidc.models import SigningKey
 from tests.factories import PASSWORD
 from tests.oidc.rp import Portal
 
+# Each test runs with the fast path on and off (tests/oidc/conftest.py).
+pytestmark = pytest.mark.usefixtures("fastpath_mode")
+
 
 def _jwks(client) -> list[dict]:
     return client.get("/oauth/jwks").json["keys"]

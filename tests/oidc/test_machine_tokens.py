@@ -10,8 +10,11 @@ import requests
 from ciam.extensions import db
 from ciam.oidc import keys, portals
 from ciam.oidc.models import RevokedAccessToken, Token
-from ciam.oidc.tokens import ACCESS_TOKEN_TYP, find_token, is_machine_token
+from ciam.oidc.token_store import ACCESS_TOKEN_TYP, find_token, is_machine_token
 from tests.oidc.attacker import client_for
+
+# Each test runs with the fast path on and off (tests/oidc/conftest.py).
+pytestmark = pytest.mark.usefixtures("fastpath_mode")
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
-"""Refresh rotation has two implementations: one statement on PostgreSQL
-(ciam.oidc.tokens._ROTATE through ciam.hotsql) and the session path used on SQLite
-and whenever the one statement claims nothing. Both must behave the same; each
-test here runs on both paths (the first only on PostgreSQL)."""
+"""Refresh rotation has two implementations: the rotation that claims the token and
+writes its successor together (one statement on PostgreSQL,
+ciam.oidc.refresh_tokens._ROTATE through ciam.hotsql; one transaction elsewhere,
+which only the fast path uses) and the session path, used by Flask on SQLite and
+whenever the rotation claims nothing. Both must behave the same; each test here
+runs on both paths (the first only on PostgreSQL), with the fast path on and off."""
 
 from __future__ import annotations
 
@@ -16,6 +18,9 @@ from ciam.oidc.models import Token
 from tests.conftest import require_service
 from tests.oidc.attacker import client_for, userinfo
 from tests.oidc.hot_paths import without_hot_sql
+
+# Each test runs with the fast path on and off (tests/oidc/conftest.py).
+pytestmark = pytest.mark.usefixtures("fastpath_mode")
 
 
 @pytest.fixture(params=["one-statement", "session"])

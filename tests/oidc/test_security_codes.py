@@ -14,6 +14,9 @@ from ciam.extensions import db
 from ciam.oidc.models import AuthorizationCode
 from tests.oidc.attacker import client_for, userinfo
 
+# Each test runs with the fast path on and off (tests/oidc/conftest.py).
+pytestmark = pytest.mark.usefixtures("fastpath_mode")
+
 
 def assert_token_error(response, error: str, status: int = 400) -> None:
     assert response.status_code == status, (response.status_code, response.text)

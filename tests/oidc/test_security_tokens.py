@@ -13,6 +13,9 @@ from ciam.oidc import portals
 from ciam.oidc.models import Token
 from tests.oidc.attacker import client_for, userinfo
 
+# Each test runs with the fast path on and off (tests/oidc/conftest.py).
+pytestmark = pytest.mark.usefixtures("fastpath_mode")
+
 
 def assert_token_error(response, error: str, status: int = 400) -> None:
     assert response.status_code == status, (response.status_code, response.text)

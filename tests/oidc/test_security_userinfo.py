@@ -21,6 +21,9 @@ from joserfc.jwk import RSAKey
 from ciam.oidc import keys
 from tests.oidc.attacker import b64url, client_for, jwt_parts, userinfo
 
+# Each test runs with the fast path on and off (tests/oidc/conftest.py).
+pytestmark = pytest.mark.usefixtures("fastpath_mode")
+
 
 @pytest.fixture
 def issued(live_server, make):

@@ -34,7 +34,7 @@ from ciam.db import utcnow
 from ciam.errors import CiamError, Conflict
 from ciam.extensions import db
 from ciam.oidc.models import Token
-from ciam.oidc.tokens import revoke_where
+from ciam.oidc.token_store import revoke_where
 from ciam.outbox.services import enqueue
 from ciam.tokens import LinkInvalid, Purpose, make_token, read_token
 

@@ -39,7 +39,7 @@ from ciam.crypto import hash_secret, random_token
 from ciam.db import utcnow
 from ciam.extensions import db
 from ciam.oidc.models import Token
-from ciam.oidc.tokens import revoke_where
+from ciam.oidc.token_store import revoke_where
 from ciam.outbox.services import INSERT_MESSAGE, note_enqueued
 
 TOUCH_INTERVAL = timedelta(seconds=60)
