@@ -4,6 +4,9 @@ that records expiries."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
+
+from sqlalchemy import CursorResult
 
 from ciam.accounts.models import User
 from ciam.audit.services import SYSTEM, ActorContext, record
@@ -81,13 +84,14 @@ def reactivate(membership: Membership, ctx: ActorContext = SYSTEM) -> bool:
 
 def _claim_expiry(membership_id, now: datetime) -> bool:
     """Mark the expiry recorded, if no other sweep (another worker) did first."""
-    claimed = db.session.execute(
+    statement = (
         db.update(Membership)
         .where(Membership.id == membership_id, Membership.expiry_recorded_at.is_(None))
         .values(expiry_recorded_at=now)
         .execution_options(synchronize_session=False)
-    ).rowcount
-    return claimed == 1
+    )
+    # An UPDATE answers a CursorResult (typed as any Result).
+    return cast(CursorResult, db.session.execute(statement)).rowcount == 1
 
 
 def _due_expiries(now: datetime) -> list[Membership]:
@@ -116,7 +120,8 @@ def sweep_expired(now: datetime | None = None) -> int:
                 SYSTEM,
                 org_id=membership.org_id,
                 target=str(membership.user_id),
-                valid_until=membership.valid_until.isoformat(),
+                # Never None here (the query wants one); the type does not know it.
+                valid_until=membership.valid_until.isoformat() if membership.valid_until else None,
             )
         db.session.flush()
         db.session.expire_all()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ciam.audit.services import SYSTEM, ActorContext, record
 from ciam.audit.tags import AuditTag
 from ciam.extensions import db
@@ -33,8 +35,8 @@ def _roles_mapping(client_id: str, app_roles: set[str]) -> list[str]:
 
 def change_app_roles(
     client_id: str,
-    add: list[str] = (),
-    remove: list[str] = (),
+    add: Sequence[str] = (),
+    remove: Sequence[str] = (),
     ctx: ActorContext = SYSTEM,
 ) -> list[str]:
     """Declare and withdraw app roles of a portal; returns the portal's app roles.

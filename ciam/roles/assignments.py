@@ -63,7 +63,7 @@ def assign_role(
 ) -> MembershipRole:
     """Give the role (global, or the membership's org's own); refused when it needs
     a seat that is not left. Giving a role already held changes nothing."""
-    org = db.session.get(Organization, membership.org_id)
+    org = db.session.get_one(Organization, membership.org_id)
     if role.org_id is not None and role.org_id != org.id:
         raise RoleOfAnotherOrg(f"Business role {role.key} belongs to another organization.")
     existing = _held(membership, role)
@@ -105,7 +105,7 @@ def assign_role_keys(
 ) -> tuple[list[str], dict[str, str]]:
     """Give roles named by key (an invitation's). Returns (keys given, {key: why not})
     for the ones refused: unknown in the org's catalogue, or no seat left."""
-    org = db.session.get(Organization, membership.org_id)
+    org = db.session.get_one(Organization, membership.org_id)
     given, refused = [], {}
     for key in dict.fromkeys(keys):
         try:

@@ -90,7 +90,7 @@ def mappings_of(role: BusinessRole) -> dict[str, list[str]]:
 
 def _check_mappable(role: BusinessRole, client_id: str, app_roles: set[str]) -> None:
     if role.org_id is not None:
-        org = db.session.get(Organization, role.org_id)
+        org = db.session.get_one(Organization, role.org_id)
         if not entitled(org, client_id):
             raise PortalNotEntitled(
                 f"{org.slug} is not entitled to portal {client_id}: its own roles map only "

@@ -92,7 +92,7 @@ def seats_in_use(org: Organization, client_id: str) -> int:
 def holds_seat(membership: Membership, client_id: str) -> bool:
     """A role of theirs maps to the portal, the org is licensed for it, and they are
     among the first `seats` to need it (the most recently given lose it first)."""
-    org = db.session.get(Organization, membership.org_id)
+    org = db.session.get_one(Organization, membership.org_id)
     licence = licence_for(org, client_id)
     needs = _seat_needs(org, client_id)
     since = db.session.scalar(

@@ -24,9 +24,9 @@ def _mapped(role_ids) -> dict[str, set[str]]:
 def preview_membership(membership: Membership | None) -> dict[str, list[str]]:
     """{client_id: [app roles]}: nothing unless the membership grants access; per
     portal, only where the org is entitled and the person holds one of its seats."""
-    if not grants_access(membership):
+    if membership is None or not grants_access(membership):
         return {}
-    org = db.session.get(Organization, membership.org_id)
+    org = db.session.get_one(Organization, membership.org_id)
     role_ids = db.select(MembershipRole.role_id).where(
         MembershipRole.membership_id == membership.id
     )
