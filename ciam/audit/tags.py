@@ -66,6 +66,7 @@ class AuditTag(StrEnum):
     ORG_SETTINGS_UPDATED = "org:settings:updated"
     # portal
     PORTAL_APP_ROLES_CHANGED = "portal:app_roles:changed"
+    PORTAL_ACCESS_CHANGED = "portal:access:changed"
     PORTAL_CREATED = "portal:created"
     PORTAL_RETIRED = "portal:retired"
     # role

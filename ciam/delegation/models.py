@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ciam.db import Timestamps, UTCDateTime, UUIDPrimaryKey
+from ciam.db import Timestamps, UTCDateTime, UUIDPrimaryKey, utcnow
 from ciam.extensions import Model
 
 
@@ -71,3 +71,17 @@ class Membership(UUIDPrimaryKey, Timestamps, Model):
     # Set once by the sweep that recorded the expiry, so several workers record it once.
     expiry_recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Business roles held: ciam.roles.models.MembershipRole (with when each was given).
+
+
+class OrganizationChoice(Model):
+    """The organization a person in several chose for a portal, remembered so the
+    next sign-in there asks nothing (until `prompt=select_account`)."""
+
+    __tablename__ = "organization_choices"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    client_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    chosen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -28,7 +28,7 @@ SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,40}")
 # also accepts "٣" and "²"), at most ten of them (over 300 years): a longer one would
 # overflow timedelta and means nothing more than "any login will do".
 MAX_AGE = re.compile(r"[0-9]{1,10}")
-FORM_ONLY_FIELDS = {"csrf_token", "decision"}
+FORM_ONLY_FIELDS = {"csrf_token", "decision", "organization_choice"}
 
 
 class RequestNotSupportedError(OAuth2Error):

@@ -26,7 +26,11 @@ from authlib.oauth2.rfc6749.errors import (
     InvalidRequestError,
     UnsupportedResponseTypeError,
 )
-from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
+from authlib.oidc.core.errors import (
+    AccountSelectionRequiredError,
+    ConsentRequiredError,
+    LoginRequiredError,
+)
 from flask import Flask, current_app, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError, validate_csrf
 from werkzeug.wrappers import Request, Response
@@ -38,6 +42,8 @@ from ciam.accounts.models import LoginSession, User
 from ciam.accounts.sessions.services import current_session, current_user
 from ciam.audit.actor import actor_context
 from ciam.db import utcnow
+from ciam.delegation import org_choice
+from ciam.delegation.models import Organization
 from ciam.oidc import consent
 from ciam.oidc.authorization_request import (
     AuthorizationRequest,
@@ -58,6 +64,7 @@ class Authorization:
     login_session: LoginSession | None
     user: User | None
     consented: bool = False  # the person has just allowed it on the consent page
+    org: Organization | None = None  # the organization the sign-in is for
 
     @property
     def redirect_uri(self) -> str:
@@ -119,14 +126,18 @@ def second_factor_step(a: Authorization) -> Response | None:
     return flow.step_up(a.user, a.login_session, a.request.url)
 
 
+def _check_form_token(form) -> None:
+    try:
+        validate_csrf(form.get("csrf_token"))
+    except (ValidationError, CSRFError) as exc:
+        raise InvalidRequestError("The form expired; please try again.") from exc
+
+
 def _consent_decision(a: Authorization, form_request: Request) -> str | None:
     """None when the portal may proceed; 'allow'/'deny' from the form; or 'ask'."""
     decision = form_request.form.get("decision") if form_request.method == "POST" else None
     if decision is not None:
-        try:
-            validate_csrf(form_request.form.get("csrf_token"))
-        except (ValidationError, CSRFError) as exc:
-            raise InvalidRequestError("The form expired; please try again.") from exc
+        _check_form_token(form_request.form)
         return decision
     portal = a.grant.client
     if portal.first_party:
@@ -155,7 +166,7 @@ def consent_step(a: Authorization) -> Response | None:
 
 def _consent_page(a: Authorization) -> Response:
     scopes = (a.grant.request.scope or "").split()
-    described = [s for s in scopes if s in SCOPE_CLAIMS or s == "offline_access"]
+    described = [s for s in scopes if s in SCOPE_CLAIMS or s in ("offline_access", "organization")]
     page = render_template(
         "oidc/consent.html",
         portal=a.grant.client,
@@ -166,11 +177,78 @@ def _consent_page(a: Authorization) -> Response:
     return current_app.make_response(page)
 
 
+def organization_step(a: Authorization) -> Response | None:
+    """Which organization the sign-in is for, and may it use this portal
+    (ciam.delegation.org_choice): silently, from the person's last choice, from the
+    page, or refused with a page naming the organization that lacks access."""
+    scope = a.grant.request.scope
+    chosen_now = flow.org_chosen_for(a.request.fingerprint)
+    decision = org_choice.decide(
+        a.user.id,
+        a.grant.client,
+        named=org_choice.named_in(a.request.get("organization"), scope),
+        scope=scope,
+        reselect="select_account" in a.request.prompts and chosen_now is None,
+    )
+    if decision.denied:
+        if a.request.unattended:
+            raise AccessDeniedError(redirect_uri=a.redirect_uri)
+        return _no_access_page(a, decision.lacking)
+    if decision.choices:
+        picked = _picked_org(a, decision.choices, chosen_now)
+        if picked is None:
+            if a.request.unattended:
+                raise AccountSelectionRequiredError(redirect_uri=a.redirect_uri)
+            return _organization_page(a, decision.choices)
+        a.org = picked
+        return None
+    a.org = decision.org
+    return None
+
+
+def _picked_org(a: Authorization, choices, chosen_now: str | None):
+    """The organization picked for this request: just now on the page, or earlier
+    (the consent page may come after)."""
+    by_id = {str(org.id): org for org in choices}
+    if chosen_now in by_id:
+        return by_id[chosen_now]
+    form = a.request.req.form if a.request.req.method == "POST" else {}
+    if "organization_choice" not in form:
+        return None
+    _check_form_token(form)
+    try:
+        org = org_choice.choose(a.user.id, a.grant.client, form["organization_choice"], choices)
+    except ValueError as exc:
+        raise InvalidRequestError("Choose one of the organizations shown.") from exc
+    flow.org_chosen(a.request.fingerprint, str(org.id))
+    return org
+
+
+def _organization_page(a: Authorization, choices) -> Response:
+    page = render_template(
+        "oidc/organization.html", portal=a.grant.client, choices=choices, action=a.request.url
+    )
+    return current_app.make_response(page)
+
+
+def _no_access_page(a: Authorization, lacking) -> Response:
+    """RFC 6749 §4.1.2.1 access_denied, with a page first: the person learns which
+    organization lacks access and whom to ask, then may go back to the portal."""
+    error = AccessDeniedError(redirect_uri=a.redirect_uri)
+    back = error_response(error, a.request.get("state")).location
+    admins = org_choice.admins_of(lacking) if lacking is not None else []
+    page = render_template(
+        "oidc/no_access.html", portal=a.grant.client, org=lacking, admins=admins, back=back
+    )
+    return current_app.make_response((page, 403))
+
+
 # In order. A step returns a page (the person has something to do), raises an
 # OAuth2Error (the request is refused), or returns None (on to the next step).
 AUTHORIZATION_STEPS: tuple[Callable[[Authorization], Response | None], ...] = (
     sign_in_step,
     second_factor_step,
+    organization_step,
     consent_step,
 )
 
@@ -225,6 +303,7 @@ def _issue_code(a: Authorization) -> Response:
         )
     flow.request_answered()
     a.grant.request.login_session = a.login_session
+    a.grant.request.org_id = a.org.id if a.org is not None else None
     response = get_server().create_authorization_response(
         request=a.grant.request, grant_user=a.user, grant=a.grant
     )

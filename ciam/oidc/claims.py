@@ -17,11 +17,21 @@ SCOPE_CLAIMS = {
     "phone": ("phone_number", "phone_number_verified"),
     "address": ("address",),
 }
-SCOPES_SUPPORTED = ["openid", "profile", "email", "address", "phone", "offline_access"]
+# `organization` asks for the `org` and `roles` claims (ciam.oidc.token_claims).
+SCOPES_SUPPORTED = [
+    "openid",
+    "profile",
+    "email",
+    "address",
+    "phone",
+    "offline_access",
+    "organization",
+]
 # The parts of the `address` claim a person can give (OIDC Core §5.1.1).
 ADDRESS_PARTS = ("street_address", "locality", "region", "postal_code", "country")
 CLAIMS_SUPPORTED = sorted(
     {"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid"}
+    | {"org", "roles"}
     | {claim for claims in SCOPE_CLAIMS.values() for claim in claims}
 )
 

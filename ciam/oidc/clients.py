@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from authlib.oauth2.rfc6749 import ClientMixin, scope_to_list
 
 from ciam.crypto import secret_matches
+from ciam.oidc.token_claims import ORG_SCOPE
 
 LOOPBACK_IPS = ("127.0.0.1", "[::1]")
 
@@ -64,7 +65,14 @@ class PortalClientMixin(ClientMixin):
         if not scope:
             return ""
         allowed = set(self.scopes)
-        return " ".join(s for s in dict.fromkeys(scope_to_list(scope)) if s in allowed)
+
+        def is_allowed(item: str) -> bool:
+            # `organization:<slug>` names one organization: allowed with `organization`.
+            return item in allowed or (
+                item.startswith(ORG_SCOPE + ":") and ORG_SCOPE in allowed and len(item) < 120
+            )
+
+        return " ".join(s for s in dict.fromkeys(scope_to_list(scope)) if is_allowed(s))
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         return any(redirect_uri_matches(r, redirect_uri) for r in self.redirect_uris)

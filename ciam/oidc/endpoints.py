@@ -15,6 +15,7 @@ from ciam.audit.tags import AuditTag
 from ciam.oidc import token_store
 from ciam.oidc.client_auth import SECRET_METHODS
 from ciam.oidc.models import Token
+from ciam.oidc.token_claims import extra_claims
 
 
 def require_token_param(request) -> None:
@@ -59,6 +60,8 @@ class CiamIntrospectionEndpoint(IntrospectionEndpoint):
             payload["jti"] = row.jti
         if row.user_id:
             payload["username"] = row.user_email
+        if getattr(row, "org_id", None) is not None:
+            payload.update(extra_claims(row.user_id, row.org_id, row.client_id, row.scope))
         return payload
 
 

@@ -52,6 +52,7 @@ from ciam.oidc.http_rules import (
 from ciam.oidc.id_token import with_refresh_id_token
 from ciam.oidc.portal_cache import PortalSnapshot
 from ciam.oidc.server import get_server, query_client
+from ciam.oidc.token_claims import asks_for_org
 from ciam.ratelimit import count_token_request
 from ciam.request_hooks import HSTS, SECURITY_HEADERS
 
@@ -171,6 +172,11 @@ def refresh(environ: dict, form: dict[str, str]) -> Answer | None:
     row = refresh_tokens.rotate_refresh_token(raw, client.client_id, successor)
     if row is None:
         return None
+    if row.org_id is not None and asks_for_org(row.scope):
+        # Its `org` and `roles` claims are read through the ORM (ciam.roles.claims):
+        # Flask's grant answers, with the rotation taken back first.
+        refresh_tokens.undo_rotation(row, successor)
+        return None
     try:
         return _refreshed(client, row, successor), NO_STORE + CORS_HEADERS
     except Exception:
@@ -201,8 +207,8 @@ def userinfo(environ: dict) -> Answer | None:
     except userinfo_flow.BearerError:
         return None
     scope = str(claims.get("scope", ""))
-    if "openid" not in scope.split():
-        return None
+    if "openid" not in scope.split() or "org" in claims:
+        return None  # an organization's claims are read by Flask's userinfo
     return user_claims(user, scope), USERINFO_NO_STORE + CORS_HEADERS
 
 
@@ -223,6 +229,8 @@ class Introspection:
         token = self.endpoint.query_token(form["token"], form.get("token_type_hint"))
         if token is not None and not self.endpoint.check_permission(token, client, None):
             token = None
+        if token is not None and getattr(token.row, "org_id", None) is not None:
+            return None  # an organization's claims are read by Flask's introspection
         return self.endpoint.create_introspection_payload(token), NO_STORE
 
 

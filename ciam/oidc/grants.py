@@ -88,6 +88,8 @@ class AuthorizationCodeGrant(IssuingGrantMixin, grants.AuthorizationCodeGrant):
             amr=session.amr,
             # "mfa" when the login used a second factor (acr_values=mfa asks for it).
             acr=assurance.acr_for(session.amr),
+            # The organization chosen for this sign-in (AUTHORIZATION_STEPS).
+            org_id=request.org_id,
         )
 
     def query_authorization_code(self, code, client):
@@ -124,6 +126,7 @@ class AuthorizationCodeGrant(IssuingGrantMixin, grants.AuthorizationCodeGrant):
             session_id=code.session_id,
             auth_time=code.auth_time,
             amr=code.amr,
+            org_id=code.org_id,
         )
 
 
@@ -195,6 +198,7 @@ def refresh_context(parent, user) -> token_store.IssueContext:
         session_id=parent.session_id,
         auth_time=parent.auth_time,
         amr=parent.amr,
+        org_id=parent.org_id,
     )
 
 

@@ -15,6 +15,7 @@ from ciam.oidc import keys
 from ciam.oidc.claims import (
     user_claims,
 )
+from ciam.oidc.token_claims import extra_claims
 
 
 def session_sid(session_id: str | None) -> str | None:
@@ -27,10 +28,21 @@ def session_sid(session_id: str | None) -> str | None:
 
 
 def build_id_token(
-    client, user, scope, *, auth_time, amr, nonce=None, access_token=None, acr=None, sid=None
+    client,
+    user,
+    scope,
+    *,
+    auth_time,
+    amr,
+    nonce=None,
+    access_token=None,
+    acr=None,
+    sid=None,
+    org_id=None,
 ):
     now = int(time.time())
     claims = user_claims(user, scope)
+    claims.update(extra_claims(user.id, org_id, client.client_id, scope))
     claims.update(
         {
             "iss": current_app.config["CIAM_ISSUER"],
@@ -76,6 +88,7 @@ class CiamOpenIDCode(OpenIDCode):
             nonce=code.nonce,
             access_token=token.get("access_token"),
             sid=session_sid(code.session_id),
+            org_id=code.org_id,
         )
 
 
@@ -92,6 +105,7 @@ def with_refresh_id_token(token: dict, client, user, parent) -> dict:
             amr=parent.amr,
             access_token=token.get("access_token"),
             sid=session_sid(parent.session_id),
+            org_id=parent.org_id,
         )
     return token
 

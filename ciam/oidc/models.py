@@ -8,6 +8,7 @@ from datetime import datetime
 
 from authlib.oidc.core import AuthorizationCodeMixin
 from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ciam.db import Timestamps, UTCDateTime, UUIDPrimaryKey, utcnow
@@ -42,6 +43,9 @@ class Portal(UUIDPrimaryKey, Timestamps, PortalClientMixin, db.Model):
     token_endpoint_auth_method: Mapped[str] = mapped_column(String(40))
     id_token_signed_response_alg: Mapped[str] = mapped_column(String(10), default="RS256")
     app_roles: Mapped[list] = mapped_column(JSON, default=list)
+    # Only people whose organization is entitled to it, holding one of its seats,
+    # get a code (ciam.delegation.org_choice); False: open to everyone who signs in.
+    requires_entitlement: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
@@ -61,6 +65,9 @@ class AuthorizationCode(AuthorizationCodeMixin, db.Model):
     amr: Mapped[list] = mapped_column(JSON, default=list)
     acr: Mapped[str | None] = mapped_column(String(80), nullable=True)
     claims_request: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    org_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=True
+    )
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
@@ -111,6 +118,10 @@ class Token(UUIDPrimaryKey, db.Model):
     )
     session_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     scope: Mapped[str] = mapped_column(Text, default="")
+    # The organization the sign-in was for (its `org` and `roles` claims).
+    org_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=True
+    )
     auth_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     amr: Mapped[list] = mapped_column(JSON, default=list)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -35,6 +35,7 @@ _COLUMNS = (
     "scopes",
     "token_endpoint_auth_method",
     "id_token_signed_response_alg",
+    "requires_entitlement",
 )
 
 
@@ -54,6 +55,7 @@ class PortalSnapshot(PortalClientMixin):
     scopes: tuple
     token_endpoint_auth_method: str
     id_token_signed_response_alg: str
+    requires_entitlement: bool
 
 
 class PortalCache:

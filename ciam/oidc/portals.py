@@ -16,7 +16,15 @@ from ciam.oidc.keys import DEFAULT_ALG, SUPPORTED_ALGS
 from ciam.oidc.models import Portal, PortalStatus, Token
 
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
-DEFAULT_SCOPES = ["openid", "profile", "email", "address", "phone", "offline_access"]
+DEFAULT_SCOPES = [
+    "openid",
+    "profile",
+    "email",
+    "address",
+    "phone",
+    "offline_access",
+    "organization",
+]
 
 
 def validate_redirect_uri(uri: str, public: bool) -> str:

@@ -62,6 +62,7 @@ class CiamOAuth2Request(FlaskOAuth2Request):
     def __init__(self, request) -> None:
         super().__init__(request)
         self.login_session = None  # the login session a code is issued from (authorize)
+        self.org_id = None  # the organization chosen for it (authorize)
         self.token_values: dict | None = None  # the token row save_token inserts
         self.successor = None  # written already by a one-statement redemption/rotation
         self.claim_user = None  # the token owner's claims, read with the token

@@ -29,6 +29,7 @@ from ciam.oidc.models import (
     RevokedAccessToken,
     Token,
 )
+from ciam.oidc.token_claims import extra_claims
 
 ACCESS_TOKEN_TYP = "at+jwt"  # noqa: S105 - RFC 9068 §2.1 header type
 
@@ -42,6 +43,7 @@ class IssueContext:
     session_id: str | None = None
     auth_time: datetime | None = None
     amr: list | None = None
+    org_id: uuid.UUID | None = None  # the organization the sign-in was for
 
 
 def ttl(name: str) -> timedelta:
@@ -61,6 +63,8 @@ def access_token_claims(client_id: str, sub: str, scope: str, jti: str, now, ctx
     }
     if ctx.auth_time is not None:
         claims["auth_time"] = int(ctx.auth_time.timestamp())
+    if ctx.org_id is not None:
+        claims.update(extra_claims(ctx.user_id, ctx.org_id, client_id, scope))
     return claims
 
 
@@ -68,7 +72,16 @@ def access_token_claims(client_id: str, sub: str, scope: str, jti: str, now, ctx
 # code redeemed, the refresh token rotated, or the issuing context), and those drawn
 # for it (Successor.row_values). The one-statement grants build their INSERT from
 # these lists (`insert_successor`), the session paths their values (`issue_values`).
-GRANT_COLUMNS = ("family_id", "client_id", "user_id", "session_id", "scope", "auth_time", "amr")
+GRANT_COLUMNS = (
+    "family_id",
+    "client_id",
+    "user_id",
+    "session_id",
+    "scope",
+    "auth_time",
+    "amr",
+    "org_id",
+)
 DRAWN_COLUMNS = (
     "id",
     "jti",
@@ -119,6 +132,7 @@ def grant_values(ctx: IssueContext, client_id: str, scope: str) -> dict:
         "scope": scope,
         "auth_time": ctx.auth_time,
         "amr": ctx.amr or [],
+        "org_id": ctx.org_id,
     }
 
 

@@ -13,6 +13,7 @@ from ciam.oidc import keys
 from ciam.oidc.claims import CLAIM_USER_COLUMNS, ClaimUser, claim_user, user_claims
 from ciam.oidc.http_rules import USERINFO_NO_STORE, bearer_from_header
 from ciam.oidc.models import Token
+from ciam.oidc.token_claims import extra_claims
 from ciam.oidc.token_store import ACCESS_TOKEN_TYP
 
 
@@ -62,6 +63,17 @@ def check_access_token(raw: str) -> tuple[dict, ClaimUser]:
     return claims, user
 
 
+def userinfo_claims(token_claims: dict, user: ClaimUser, scope: str) -> dict:
+    """OIDC Core §5.3.2: the person's claims for the token's scope, and the
+    organization's (`org`, `roles`), read now, when the token names one."""
+    claims = user_claims(user, scope)
+    org = token_claims.get("org")
+    if isinstance(org, dict):
+        client_id = str(token_claims.get("client_id", ""))
+        claims.update(extra_claims(user.id, org.get("id"), client_id, scope))
+    return claims
+
+
 def _error(exc: BearerError):
     response = jsonify({"error": exc.error, "error_description": exc.description})
     response.status_code = exc.status
@@ -85,7 +97,7 @@ def userinfo():
             raise BearerError("insufficient_scope", "The token lacks the openid scope.", 403)
     except BearerError as exc:
         return _error(exc)
-    response = jsonify(user_claims(user, scope))
+    response = jsonify(userinfo_claims(claims, user, scope))
     for name, value in USERINFO_NO_STORE:
         response.headers[name] = value
     return response

@@ -71,3 +71,15 @@ def change_app_roles(
             removed=sorted(removing & held),
         )
     return app_roles_of(portal.client_id)
+
+
+def set_entitlement_required(
+    client_id: str, required: bool | None, ctx: ActorContext = SYSTEM
+) -> bool:
+    """Make a portal open to everyone or only to entitled organizations' people
+    (None: only report). Returns the rule now in force."""
+    portal = portals.get_portal(client_id)
+    if required is not None and portal.requires_entitlement != required:
+        portal.requires_entitlement = required
+        record(AuditTag.PORTAL_ACCESS_CHANGED, ctx, client_id=client_id, requires=required)
+    return portal.requires_entitlement

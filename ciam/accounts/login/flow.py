@@ -68,6 +68,8 @@ class SignIn:
     mfa_required: bool = False  # it asked for a second factor as essential
     signed_in_for: str | None = None  # the request the person has just signed in for
     declined_for: str | None = None  # the request whose second factor set-up was declined
+    org_chosen_for: str | None = None  # the request whose organization was just chosen
+    org_chosen: str | None = None  # that organization's id
     pending: Pending | None = None
 
 
@@ -102,11 +104,24 @@ def signed_in_for(request_id: str) -> bool:
 
 
 def request_answered() -> None:
-    """The authorization request is answered: the sign-in made for it is spent."""
+    """The authorization request is answered: what was done for it is spent."""
     state = load()
-    if state.signed_in_for is not None:
-        state.signed_in_for = None
+    if state.signed_in_for is not None or state.org_chosen_for is not None:
+        state.signed_in_for = state.org_chosen_for = state.org_chosen = None
         save(state)
+
+
+def org_chosen(request_id: str, org_id: str) -> None:
+    """The person picked the organization of this authorization request."""
+    state = load()
+    state.org_chosen_for, state.org_chosen = request_id, org_id
+    save(state)
+
+
+def org_chosen_for(request_id: str) -> str | None:
+    """The organization picked for this very request, if one was."""
+    state = load()
+    return state.org_chosen if state.org_chosen_for == request_id else None
 
 
 def take_declined(request_id: str) -> bool:
