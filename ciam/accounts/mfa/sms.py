@@ -8,8 +8,10 @@ import re
 import secrets
 import uuid
 from datetime import timedelta
+from typing import cast
 
 from flask import current_app
+from sqlalchemy import CursorResult
 
 from ciam.accounts.mfa.factors import (
     CODE_DIGITS,
@@ -131,7 +133,7 @@ def verify_sms_code(factor: MfaFactor, code: str | None) -> bool:
     if entered is not None and hmac.compare_digest(
         keyed_hash(f"sms:{challenge.id}", entered), challenge.code_hash
     ):
-        claimed = db.session.execute(
+        statement = (
             db.update(SmsChallenge)
             .where(
                 SmsChallenge.id == challenge.id,
@@ -140,7 +142,8 @@ def verify_sms_code(factor: MfaFactor, code: str | None) -> bool:
             )
             .values(consumed_at=now)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )
+        claimed = cast(CursorResult, db.session.execute(statement)).rowcount
         if claimed == 1:
             factor.last_used_at = now
             return True

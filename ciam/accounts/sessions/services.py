@@ -18,8 +18,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import cast
 
 from flask import current_app, g, request
+from sqlalchemy import CursorResult
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -220,7 +222,7 @@ def end_sessions(
     ids = list(session_ids)
     if not ids:
         return 0
-    ended = db.session.execute(
+    statement = (
         db.update(LoginSession)
         .where(
             LoginSession.user_id == user_id,
@@ -229,7 +231,8 @@ def end_sessions(
         )
         .values(ended_at=utcnow())
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
+    ended = cast(CursorResult, db.session.execute(statement)).rowcount
     revoked = revoke_where(Token.user_id == user_id, Token.session_id.in_(ids))
     current = g.get("_login_session")
     if current is not None and current.id in ids:
@@ -267,5 +270,5 @@ def end_all_sessions(user_id, except_id: str | None = None) -> int:
     criteria = [LoginSession.user_id == user_id, LoginSession.ended_at.is_(None)]
     if except_id is not None:
         criteria.append(LoginSession.id != except_id)
-    result = db.session.execute(db.update(LoginSession).where(*criteria).values(ended_at=utcnow()))
-    return result.rowcount
+    statement = db.update(LoginSession).where(*criteria).values(ended_at=utcnow())
+    return cast(CursorResult, db.session.execute(statement)).rowcount
