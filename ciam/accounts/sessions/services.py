@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import cast
 
 from flask import current_app, g, request
-from sqlalchemy import CursorResult
+from sqlalchemy import CursorResult, Table
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -78,13 +78,14 @@ def current_session() -> LoginSession | None:
         # The session and its person in one round trip (the user is needed whenever
         # the session is, to check it may still be used).
         row = db.session.execute(_SESSION_AND_USER, {"session_id": hash_secret(raw)}).first()
-        session, user = row if row is not None else (None, None)
         now = utcnow()
-        if session is not None and not _is_expired(session, now) and user.can_log_in:
-            if now - session.last_seen_at > TOUCH_INTERVAL:
-                session.last_seen_at = now
-            g._login_session = session
-            g._current_user = user
+        if row is not None:
+            session, user = row
+            if not _is_expired(session, now) and user.can_log_in:
+                if now - session.last_seen_at > TOUCH_INTERVAL:
+                    session.last_seen_at = now
+                g._login_session = session
+                g._current_user = user
     return g._login_session
 
 
@@ -185,7 +186,8 @@ _TOUCH_USER = (
         updated_at=db.bindparam("now", type_=_users.c.updated_at.type),
     )
 )
-_INSERT_SESSION = LoginSession.__table__.insert()
+# (A mapped class's __table__ is typed as any FromClause; a declarative model's is a Table.)
+_INSERT_SESSION = cast(Table, LoginSession.__table__).insert()
 
 
 def session_handle(session: LoginSession) -> str:
