@@ -81,7 +81,8 @@ def _check_send_allowed(user: User, ctx: ActorContext) -> None:
 
 def send_sms_code(user: User, factor: MfaFactor, ctx: ActorContext) -> SmsChallenge:
     """Text a new code to the factor's phone. Earlier codes for it stop working."""
-    if factor.kind != FactorKind.sms or factor.user_id != user.id:
+    phone = factor.phone_number  # every SMS factor has one
+    if factor.kind != FactorKind.sms or factor.user_id != user.id or phone is None:
         raise NotFound("No such phone.")
     _check_send_allowed(user, ctx)
     now = utcnow()
@@ -105,7 +106,7 @@ def send_sms_code(user: User, factor: MfaFactor, ctx: ActorContext) -> SmsChalle
     db.session.flush()
     name = current_app.config["CIAM_TOTP_ISSUER_NAME"]
     enqueue_sms(
-        factor.phone_number,
+        phone,
         f"{code} is your {name} verification code. It expires in 10 minutes.",
         aggregate_id=str(challenge.id),
     )

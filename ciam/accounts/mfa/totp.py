@@ -38,7 +38,10 @@ def _totp_fernet() -> Fernet:
 
 
 def totp_secret(factor: MfaFactor) -> str:
-    return _totp_fernet().decrypt(factor.totp_secret_encrypted.encode()).decode()
+    encrypted = factor.totp_secret_encrypted
+    if encrypted is None:  # only a TOTP factor has a seed
+        raise ValueError(f"MFA factor {factor.id} ({factor.kind}) has no TOTP seed")
+    return _totp_fernet().decrypt(encrypted.encode()).decode()
 
 
 def start_totp_enrolment(user: User) -> MfaFactor:
