@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+from ciam.accounts.passwords import verify_password
+from ciam.accounts.services import find_by_email
 from ciam.crypto import secret_matches
 from ciam.extensions import db
 from ciam.oidc.models import Portal, PortalStatus
@@ -108,6 +110,19 @@ def test_users_and_orgs_create_json(app):
         app, "users", "create", "--email", "dana@acme.test", "--password", "a long passphrase"
     )
     assert duplicate.exit_code != 0 and "already exists" in duplicate.output
+
+
+def test_users_create_reads_the_password_from_stdin(app, ctx):
+    """`--password -` takes the password from stdin, so it stays out of the shell's
+    history and the process list."""
+    result = app.test_cli_runner().invoke(
+        args=["users", "create", "--email", "eve@example.test", "--password", "-"],
+        input="a passphrase from stdin\n",
+    )
+    assert result.exit_code == 0, result.output
+    user = find_by_email("eve@example.test")
+    assert user is not None
+    assert verify_password(user.password_hash, "a passphrase from stdin")
 
 
 def test_users_create_refuses_short_password(app):

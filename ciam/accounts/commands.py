@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 from flask.cli import AppGroup
@@ -26,7 +27,9 @@ def create_user(email, password, given_name, family_name, org_slug, as_json):
     from ciam.delegation import services as orgs
 
     if password == "-":  # noqa: S105 - the stdin marker, not a password
-        password = click.get_text_stream("stdin").readline().rstrip("\n")
+        # sys.stdin, not click.get_text_stream: deprecated in Click 8.5 (it warns, and
+        # goes in 9.0). Under CliRunner sys.stdin is the runner's input.
+        password = sys.stdin.readline().rstrip("\n")
     try:
         user = services.create_user(
             email, password, given_name=given_name, family_name=family_name, email_verified=True

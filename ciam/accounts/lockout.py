@@ -17,8 +17,10 @@ sessions and tokens keep working while the account is locked (User.can_log_in).
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import cast
 
 from flask import current_app
+from sqlalchemy import CursorResult
 
 from ciam.accounts.models import User, UserStatus
 from ciam.audit.services import SYSTEM, ActorContext, record
@@ -46,13 +48,14 @@ def lift_expired(user: User) -> bool:
         return False
     if user.locked_until > utcnow():
         return False
-    lifted = db.session.execute(
+    statement = (
         db.update(User)
         .where(User.id == user.id, User.status == UserStatus.locked, User.locked_until.is_not(None))
         .where(User.locked_until <= utcnow())
         .values(status=UserStatus.active, locked_until=None, failed_login_count=0)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
+    lifted = cast(CursorResult, db.session.execute(statement)).rowcount
     db.session.refresh(user)
     if lifted:
         record(AuditTag.ACCOUNT_UNLOCKED, SYSTEM, target=str(user.id), reason="expired")
@@ -78,7 +81,7 @@ def register_failure(user: User, ctx: ActorContext) -> bool:
     lock_number = user.lock_count + 1
     until = utcnow() + lock_period(lock_number)
     # Conditional on what we read, so of two nodes racing only one locks (and counts).
-    locked = db.session.execute(
+    statement = (
         db.update(User)
         .where(
             User.id == user.id,
@@ -93,7 +96,8 @@ def register_failure(user: User, ctx: ActorContext) -> bool:
             failed_login_count=0,
         )
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
+    locked = cast(CursorResult, db.session.execute(statement)).rowcount
     db.session.refresh(user)
     if locked:
         record(

@@ -8,7 +8,7 @@ from sqlalchemy import JSON, Enum, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ciam.db import Timestamps, UTCDateTime, UUIDPrimaryKey, utcnow
-from ciam.extensions import db
+from ciam.extensions import Model
 
 
 class UserStatus(enum.StrEnum):
@@ -29,7 +29,7 @@ class UserStatus(enum.StrEnum):
 GOOD_STANDING = (UserStatus.active, UserStatus.locked)
 
 
-class User(UUIDPrimaryKey, Timestamps, db.Model):
+class User(UUIDPrimaryKey, Timestamps, Model):
     __tablename__ = "users"
 
     # Stored as typed; uniqueness is on the lower-cased copy (emails compare
@@ -84,7 +84,7 @@ class User(UUIDPrimaryKey, Timestamps, db.Model):
         return self.locked_until is None or self.locked_until > utcnow()
 
 
-class LoginSession(Timestamps, db.Model):
+class LoginSession(Timestamps, Model):
     """A server-side browser session. The cookie holds a random id; we keep its hash."""
 
     __tablename__ = "login_sessions"
@@ -103,7 +103,7 @@ class LoginSession(Timestamps, db.Model):
     device_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
-class KnownDevice(UUIDPrimaryKey, Timestamps, db.Model):
+class KnownDevice(UUIDPrimaryKey, Timestamps, Model):
     """A browser this person signed in from before, by the hash of its device cookie.
     A sign-in from a browser not in this list is a new device: audited and emailed."""
 

@@ -111,7 +111,8 @@ def authenticate(
         lockout.register_failure(user, ctx)
         return None
     lockout.clear(user)
-    if passwords.needs_rehash(user.password_hash):
+    # The password was right, so there is a hash (verify_password refuses None).
+    if user.password_hash is not None and passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     # Not yet a login: a second factor may follow. start_session records the login.
     record(AuditTag.ACCOUNT_PASSWORD_VERIFIED, ctx, actor_id=user.id)

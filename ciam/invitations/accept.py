@@ -7,6 +7,10 @@ organization with the invited business roles.
 
 from __future__ import annotations
 
+from typing import cast
+
+from sqlalchemy import CursorResult
+
 from ciam.accounts import passwords
 from ciam.accounts import services as accounts
 from ciam.accounts.models import User, UserStatus
@@ -19,7 +23,7 @@ from ciam.errors import Conflict, Forbidden
 from ciam.extensions import db
 from ciam.invitations.errors import InvitationGone
 from ciam.invitations.links import read_link
-from ciam.invitations.lookup import org_of
+from ciam.invitations.lookup import invited_org
 from ciam.invitations.models import Invitation, InvitationStatus
 from ciam.roles.assignments import assign_role_keys
 
@@ -31,7 +35,7 @@ def _claim(invitation: Invitation, nonce: str) -> None:
     second finds no row to change and is refused.
     """
     now = utcnow()
-    claimed = db.session.execute(
+    statement = (
         db.update(Invitation)
         .where(
             Invitation.id == invitation.id,
@@ -41,7 +45,8 @@ def _claim(invitation: Invitation, nonce: str) -> None:
         )
         .values(status=InvitationStatus.accepted, accepted_at=now)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
+    claimed = cast(CursorResult, db.session.execute(statement)).rowcount
     if claimed != 1:
         raise InvitationGone("This invitation has already been used or is no longer valid.")
     invitation.status = InvitationStatus.accepted
@@ -80,7 +85,7 @@ def _add_membership(
 
 
 def _join(invitation: Invitation, user: User, ctx: ActorContext, new_account: bool) -> Membership:
-    org = org_of(invitation)
+    org = invited_org(invitation)
     membership = _add_membership(invitation, org, user, ctx)
     invitation.accepted_user_id = user.id
     record(
@@ -145,4 +150,4 @@ def accept_existing_account(token: str, user: User, ctx: ActorContext) -> Organi
         )
     _claim(invitation, nonce)
     _join(invitation, user, ctx, new_account=False)
-    return org_of(invitation)
+    return invited_org(invitation)

@@ -17,8 +17,10 @@ rows, and queues the next step, all in the worker's one transaction. So:
 from __future__ import annotations
 
 import uuid
+from typing import cast
 
 from flask import current_app
+from sqlalchemy import CursorResult
 
 from ciam.audit.services import SYSTEM, ActorContext, record
 from ciam.audit.tags import AuditTag
@@ -114,12 +116,13 @@ def process_chunk(payload: dict) -> None:
         return  # deleted, finished, or a stale duplicate: nothing to do
     start = row.next_index
     end = min(row.total, start + current_app.config["CIAM_INVITATION_BATCH_CHUNK"])
-    claimed = db.session.execute(
+    statement = (
         db.update(InvitationBatch)
         .where(InvitationBatch.id == batch_id, InvitationBatch.next_index == start)
         .values(next_index=end)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
+    claimed = cast(CursorResult, db.session.execute(statement)).rowcount
     if claimed != 1:
         return  # another worker took this chunk
     # The claim above opened the transaction, so this savepoint is a real one even on
@@ -139,7 +142,8 @@ def process_chunk(payload: dict) -> None:
 
 
 def _create_chunk(batch_id: uuid.UUID, start: int, end: int) -> None:
-    batch = db.session.get(InvitationBatch, batch_id, populate_existing=True)
+    # The batch exists: process_chunk has just claimed this chunk of it.
+    batch = db.session.get_one(InvitationBatch, batch_id, populate_existing=True)
     now = utcnow()
     if batch.started_at is None:
         batch.started_at = now

@@ -36,7 +36,7 @@ def create_invitation(email, org_slug, roles, given_name, family_name, as_json):
         db.session.rollback()
         raise click.ClickException(error.message) from error
     db.session.commit()
-    invitation, link = outcome.invitation, outcome.link
+    invitation, link = outcome.settled_invitation(), outcome.link
     result = {
         "id": str(invitation.id),
         "email": invitation.email,

@@ -20,7 +20,7 @@ from ciam.delegation.models import Organization, OrgStatus
 from ciam.errors import Forbidden
 from ciam.extensions import db
 from ciam.invitations.errors import InvitationGone
-from ciam.invitations.lookup import org_of
+from ciam.invitations.lookup import invited_org, org_of
 from ciam.invitations.models import Invitation, InvitationStatus
 from ciam.tokens import LinkExpired, LinkInvalid, Purpose, make_token, read_token
 
@@ -101,7 +101,7 @@ def read_link(token: str) -> tuple[Invitation, str]:
 def describe_link(token: str, signed_in: User | None) -> LinkView:
     """What the invitation page should ask of this browser."""
     invitation, _ = read_link(token)
-    org = org_of(invitation)
+    org = invited_org(invitation)
     account = accounts.find_by_email(invitation.email)
     if account is None:
         mode = "new"

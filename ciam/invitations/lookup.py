@@ -1,6 +1,6 @@
 """Reading invitations, their organizations and memberships from the database.
 
-One at a time for the API and the link (`get_invitation`, `org_of`); in bulk for
+One at a time for the API and the link (`get_invitation`, `org_of`, `invited_org`); in bulk for
 creating many invitations at once (`orgs_named_by`, `pending_invitations`,
 `memberships`), so a batch chunk costs a few queries instead of a few per item.
 """
@@ -39,6 +39,13 @@ def get_invitation(invitation_id: uuid.UUID | str) -> Invitation:
 
 def org_of(invitation: Invitation) -> Organization | None:
     return db.session.get(Organization, invitation.org_id)
+
+
+def invited_org(invitation: Invitation) -> Organization:
+    """The organization of an invitation whose org is known to exist: its link was
+    read (read_link refuses one without) or it is being resent. org_id is a foreign
+    key with ON DELETE CASCADE, so a missing org is a broken database (NoResultFound)."""
+    return db.session.get_one(Organization, invitation.org_id)
 
 
 def orgs_named_by(items: list[dict]) -> tuple[OrgsBySlug, OrgsByCrmAccount]:

@@ -15,7 +15,7 @@ from sqlalchemy import JSON, Enum, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ciam.db import UTCDateTime, UUIDPrimaryKey, utcnow
-from ciam.extensions import db
+from ciam.extensions import Model
 
 
 class InvitationStatus(enum.StrEnum):
@@ -34,7 +34,7 @@ class BatchStatus(enum.StrEnum):
 PENDING_ONLY = text("status = 'pending'")
 
 
-class InvitationBatch(UUIDPrimaryKey, db.Model):
+class InvitationBatch(UUIDPrimaryKey, Model):
     """A list of invitations posted at once, created by the outbox worker in chunks.
 
     `next_index` is the first item not yet processed: a chunk claims its items by
@@ -65,7 +65,7 @@ class InvitationBatch(UUIDPrimaryKey, db.Model):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
-class Invitation(UUIDPrimaryKey, db.Model):
+class Invitation(UUIDPrimaryKey, Model):
     __tablename__ = "invitations"
     __table_args__ = (
         # One pending invitation per address and organization: a second create is

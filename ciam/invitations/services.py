@@ -54,10 +54,18 @@ class Outcome:
     # never stored, and the API never shows it.
     link: str | None = None
 
+    def settled_invitation(self) -> Invitation:
+        """The invitation of an outcome without an error: created, or already pending."""
+        if self.invitation is None:
+            raise RuntimeError(f"item {self.index} has no invitation: {self.error!r}")
+        return self.invitation
+
 
 # An item that named an active organization and a valid address, still to be matched
 # against the invitations and memberships that exist: (outcome, item, org, email).
 _Wanted = tuple[Outcome, dict, Organization, str]
+# A new invitation whose email is still to send: its outcome, itself, its org, its nonce.
+_Created = tuple[Outcome, Invitation, Organization, str]
 
 
 def _ttl() -> timedelta:
@@ -69,7 +77,9 @@ def is_public_email_domain(email: str) -> bool:
     return domain in set(current_app.config["CIAM_PUBLIC_EMAIL_DOMAINS"])
 
 
-def _audit(tag: str, invitation: Invitation, ctx: ActorContext, inviter: Inviter | None, **data):
+def _audit(
+    tag: AuditTag, invitation: Invitation, ctx: ActorContext, inviter: Inviter | None, **data
+):
     record(
         tag,
         ctx,
@@ -124,16 +134,16 @@ def _check_items(items: list[dict], first_index: int) -> tuple[list[Outcome], li
 
 def _match_or_create(
     wanted: list[_Wanted], inviter: Inviter, ctx: ActorContext, batch_id: uuid.UUID | None
-) -> list[tuple[Outcome, Organization, str]]:
+) -> list[_Created]:
     """Refuse members, answer with the pending invitation for the same address and
-    org, create the others (added and flushed). Returns (outcome, org, nonce) of each
-    created invitation, whose email is still to send."""
+    org, create the others (added and flushed). Returns (outcome, invitation, org,
+    nonce) of each created invitation, whose email is still to send."""
     org_ids = {org.id for _, _, org, _ in wanted}
     emails = {email for *_, email in wanted}
     pending = lookup.pending_invitations(org_ids, emails)
     members = lookup.memberships(org_ids, emails)
     now = utcnow()
-    created: list[tuple[Outcome, Organization, str]] = []
+    created: list[_Created] = []
     for outcome, item, org, email in wanted:
         key = (org.id, email)
         if key in members:
@@ -155,21 +165,20 @@ def _match_or_create(
         invitation = _new_invitation(item, org, email, inviter, batch_id, now)
         pending[key] = invitation
         outcome.invitation, outcome.created = invitation, True
-        created.append((outcome, org, new_nonce(invitation)))
-    db.session.add_all([outcome.invitation for outcome, _, _ in created])
+        created.append((outcome, invitation, org, new_nonce(invitation)))
+    db.session.add_all([invitation for _, invitation, _, _ in created])
     db.session.flush()
     return created
 
 
 def _send_created(
-    created: list[tuple[Outcome, Organization, str]],
+    created: list[_Created],
     inviter: Inviter,
     ctx: ActorContext,
     batch_id: uuid.UUID | None,
     inline_email: bool,
 ) -> None:
-    for outcome, org, nonce in created:
-        invitation = outcome.invitation
+    for outcome, invitation, org, nonce in created:
         outcome.link = queue_email(invitation, org, nonce, inline_email)
         _audit(
             AuditTag.INVITATION_CREATED,
@@ -273,7 +282,7 @@ def resend(
         )
     nonce = new_nonce(invitation)
     invitation.expires_at = now + _ttl()
-    queue_email(invitation, lookup.org_of(invitation), nonce, inline=True)
+    queue_email(invitation, lookup.invited_org(invitation), nonce, inline=True)
     _audit(AuditTag.INVITATION_RESENT, invitation, ctx, inviter, sends=invitation.sends)
     db.session.flush()
     return invitation

@@ -70,7 +70,8 @@ def accept(token: str):
         # Starting a session from the link would skip that policy.
         flash(f"Your account is ready and you joined {view.org.name}. Sign in to continue.")
         return redirect(url_for("accounts.login", login_hint=view.invitation.email), 303)
-    if view.mode == "confirm":
+    # describe_link says "confirm" only to a signed-in person (the invited account).
+    if view.mode == "confirm" and user is not None:
         form = AcceptExistingAccountForm()
         if form.validate_on_submit():
             org = accept_existing_account(token, user, actor_context(user.id))

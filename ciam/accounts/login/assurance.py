@@ -108,7 +108,8 @@ def acr_request(acr_values: str | None, claims: str | None) -> AcrRequest:
     """Read the acr part of an authorization request. A malformed `claims` asks for
     nothing (it is the claims module's to refuse, not ours)."""
     acr = _claims_acr(claims)
-    values = acr.get("values") if isinstance(acr.get("values"), list) else []
+    listed = acr.get("values")
+    values = listed if isinstance(listed, list) else []
     if isinstance(acr.get("value"), str):
         values = [*values, acr["value"]]
     named = frozenset(v for v in values if isinstance(v, str))

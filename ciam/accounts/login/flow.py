@@ -158,7 +158,7 @@ class Step:
     name: str
     page: str  # the endpoint of its page
     due: Callable[[Attempt], bool]
-    audit_tag: str | None = None  # recorded when the step is made due
+    audit_tag: AuditTag | None = None  # recorded when the step is made due
 
 
 def _second_factor_due(attempt: Attempt) -> bool:

@@ -16,7 +16,7 @@ from sqlalchemy import BigInteger, Enum, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ciam.db import Timestamps, UTCDateTime, UUIDPrimaryKey
-from ciam.extensions import db
+from ciam.extensions import Model
 
 
 class FactorKind(enum.StrEnum):
@@ -24,7 +24,7 @@ class FactorKind(enum.StrEnum):
     sms = "sms"
 
 
-class MfaFactor(UUIDPrimaryKey, Timestamps, db.Model):
+class MfaFactor(UUIDPrimaryKey, Timestamps, Model):
     """One second factor of one person. Unconfirmed rows are enrolments in progress:
     they never count as a factor until the person proved they hold it."""
 
@@ -52,7 +52,7 @@ class MfaFactor(UUIDPrimaryKey, Timestamps, db.Model):
         return mask_phone(self.phone_number)
 
 
-class RecoveryCode(UUIDPrimaryKey, Timestamps, db.Model):
+class RecoveryCode(UUIDPrimaryKey, Timestamps, Model):
     """A single-use look-up secret (NIST 800-63B §5.1.2), stored as a keyed hash."""
 
     __tablename__ = "recovery_codes"
@@ -64,7 +64,7 @@ class RecoveryCode(UUIDPrimaryKey, Timestamps, db.Model):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
-class SmsChallenge(UUIDPrimaryKey, Timestamps, db.Model):
+class SmsChallenge(UUIDPrimaryKey, Timestamps, Model):
     """One code sent by SMS. Lives 10 minutes, allows 5 tries, works once. The rows
     also count the sends for throttling, so they are kept (and pruned) by time."""
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
+from typing import cast
+
+from sqlalchemy import CursorResult
 
 from ciam.accounts.mfa.factors import has_factor, keyed_hash, notify
 from ciam.accounts.mfa.models import RecoveryCode
@@ -59,7 +62,7 @@ def use_recovery_code(user: User, code: str | None, ctx: ActorContext) -> bool:
     if len(normalized) != RECOVERY_CODE_LENGTH:
         return False
     code_hash = keyed_hash("recovery", normalized)
-    claimed = db.session.execute(
+    statement = (
         db.update(RecoveryCode)
         .where(
             RecoveryCode.user_id == user.id,
@@ -68,7 +71,8 @@ def use_recovery_code(user: User, code: str | None, ctx: ActorContext) -> bool:
         )
         .values(used_at=utcnow())
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
+    claimed = cast(CursorResult, db.session.execute(statement)).rowcount
     if claimed != 1:
         return False
     remaining = remaining_recovery_codes(user.id)

@@ -8,8 +8,10 @@ import re
 import secrets
 import uuid
 from datetime import timedelta
+from typing import cast
 
 from flask import current_app
+from sqlalchemy import CursorResult
 
 from ciam.accounts.mfa.factors import (
     CODE_DIGITS,
@@ -79,7 +81,8 @@ def _check_send_allowed(user: User, ctx: ActorContext) -> None:
 
 def send_sms_code(user: User, factor: MfaFactor, ctx: ActorContext) -> SmsChallenge:
     """Text a new code to the factor's phone. Earlier codes for it stop working."""
-    if factor.kind != FactorKind.sms or factor.user_id != user.id:
+    phone = factor.phone_number  # every SMS factor has one
+    if factor.kind != FactorKind.sms or factor.user_id != user.id or phone is None:
         raise NotFound("No such phone.")
     _check_send_allowed(user, ctx)
     now = utcnow()
@@ -103,7 +106,7 @@ def send_sms_code(user: User, factor: MfaFactor, ctx: ActorContext) -> SmsChalle
     db.session.flush()
     name = current_app.config["CIAM_TOTP_ISSUER_NAME"]
     enqueue_sms(
-        factor.phone_number,
+        phone,
         f"{code} is your {name} verification code. It expires in 10 minutes.",
         aggregate_id=str(challenge.id),
     )
@@ -131,7 +134,7 @@ def verify_sms_code(factor: MfaFactor, code: str | None) -> bool:
     if entered is not None and hmac.compare_digest(
         keyed_hash(f"sms:{challenge.id}", entered), challenge.code_hash
     ):
-        claimed = db.session.execute(
+        statement = (
             db.update(SmsChallenge)
             .where(
                 SmsChallenge.id == challenge.id,
@@ -140,7 +143,8 @@ def verify_sms_code(factor: MfaFactor, code: str | None) -> bool:
             )
             .values(consumed_at=now)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )
+        claimed = cast(CursorResult, db.session.execute(statement)).rowcount
         if claimed == 1:
             factor.last_used_at = now
             return True

@@ -9,11 +9,13 @@ from __future__ import annotations
 import hmac
 import time
 import uuid
+from typing import cast
 
 import pyotp
 import segno
 from cryptography.fernet import Fernet
 from flask import current_app
+from sqlalchemy import CursorResult
 
 from ciam.accounts.mfa.factors import CODE_DIGITS, digits, drop_pending, factor_of_kind, pending
 from ciam.accounts.mfa.models import FactorKind, MfaFactor
@@ -36,7 +38,10 @@ def _totp_fernet() -> Fernet:
 
 
 def totp_secret(factor: MfaFactor) -> str:
-    return _totp_fernet().decrypt(factor.totp_secret_encrypted.encode()).decode()
+    encrypted = factor.totp_secret_encrypted
+    if encrypted is None:  # only a TOTP factor has a seed
+        raise ValueError(f"MFA factor {factor.id} ({factor.kind}) has no TOTP seed")
+    return _totp_fernet().decrypt(encrypted.encode()).decode()
 
 
 def start_totp_enrolment(user: User) -> MfaFactor:
@@ -98,7 +103,7 @@ def verify_totp(factor: MfaFactor, code: str | None, now: float | None = None) -
         if hmac.compare_digest(totp.generate_otp(step), code):
             # A conditional UPDATE, so two requests racing with one code (two nodes,
             # two tabs) cannot both win.
-            claimed = db.session.execute(
+            statement = (
                 db.update(MfaFactor)
                 .where(
                     MfaFactor.id == factor.id,
@@ -106,7 +111,8 @@ def verify_totp(factor: MfaFactor, code: str | None, now: float | None = None) -
                 )
                 .values(last_used_step=step, last_used_at=utcnow())
                 .execution_options(synchronize_session=False)
-            ).rowcount
+            )
+            claimed = cast(CursorResult, db.session.execute(statement)).rowcount
             db.session.expire(factor, ["last_used_step", "last_used_at"])
             return claimed == 1
     return False

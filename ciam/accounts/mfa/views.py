@@ -10,13 +10,22 @@ Two groups of pages:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
+from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_limiter.util import get_remote_address
 
 from ciam.accounts.login import assurance, flow
-from ciam.accounts.login.recent import login_required, recent_auth_required
+from ciam.accounts.login.recent import (
+    MarkedView,
+    login_required,
+    mark_auth,
+    recent_auth_required,
+    signed_in_user,
+)
 from ciam.accounts.mfa import factors, recovery, sms, totp
 from ciam.accounts.mfa import login as mfa_login
 from ciam.accounts.mfa import services as mfa_services
@@ -64,19 +73,18 @@ def _restart_login():
     return redirect(url_for("accounts.login"), 303)
 
 
-def pending_login_required(view):
+def pending_login_required(view: Callable[..., ResponseReturnValue]) -> MarkedView:
     """The second-step pages accept only a pending login (the password was right a
     moment ago), never a login session; the view gets its person and state."""
 
     @wraps(view)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: Any, **kwargs: Any) -> ResponseReturnValue:
         found = flow.pending_login()
         if found is None:
             return _restart_login()
         return view(*found, *args, **kwargs)
 
-    wrapper.ciam_auth = "pending-login"  # read by the route-authentication test
-    return wrapper
+    return mark_auth(wrapper, "pending-login")
 
 
 # --- the login's second step ---------------------------------------------------------
@@ -184,7 +192,7 @@ def login_enrol_cancel(user, pending):
 @bp.get("/account/mfa")
 @login_required
 def overview():
-    user = current_user()
+    user = signed_in_user()
     return render_template(
         "mfa/overview.html",
         info=mfa_services.describe(user.id),
@@ -209,7 +217,7 @@ def _codes_or_overview(codes: list[str], done: str):
 @recent_auth_required
 @code_limit
 def enrol_totp():
-    user = current_user()
+    user = signed_in_user()
     form = CodeForm(method="totp")
     action = url_for("mfa.enrol_totp")
     try:
@@ -227,7 +235,7 @@ def enrol_totp():
 @bp.route("/account/mfa/sms", methods=["GET", "POST"])
 @recent_auth_required
 def enrol_sms():
-    user = current_user()
+    user = signed_in_user()
     form = PhoneForm()
     if form.validate_on_submit():
         try:
@@ -248,7 +256,7 @@ def enrol_sms():
 @recent_auth_required
 @code_limit
 def confirm_sms():
-    user = current_user()
+    user = signed_in_user()
     factor = sms.pending_sms(user.id)
     if factor is None:
         return redirect(url_for("mfa.enrol_sms"), 303)
@@ -268,7 +276,8 @@ def remove_factor(factor_id):
     form = ActionForm()
     if request.method == "GET" or not form.validate_on_submit():
         return _overview()  # a re-login after the POST lands here: show the page again
-    mfa_services.remove_factor(current_user(), factor_id, actor_context(current_user().id))
+    user = signed_in_user()
+    mfa_services.remove_factor(user, factor_id, actor_context(user.id))
     return _overview("removed")
 
 
@@ -278,7 +287,7 @@ def recovery_codes():
     form = ActionForm()
     if request.method == "GET" or not form.validate_on_submit():
         return _overview()
-    user = current_user()
+    user = signed_in_user()
     codes = recovery.regenerate_recovery_codes(user, actor_context(user.id))
     return render_template(
         "mfa/recovery_codes.html", codes=codes, continue_url=url_for("mfa.overview")

@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from flask import current_app
 
@@ -78,13 +79,13 @@ def update_profile(
 ) -> list[str]:
     """Save name, phone and (when given) address. Returns the names of the fields
     that changed (audited)."""
-    values = {
+    values: dict[str, str | dict[str, str] | None] = {
         "given_name": (given_name or "").strip() or None,
         "family_name": (family_name or "").strip() or None,
         "phone_number": (phone_number or "").strip() or None,
     }
     if address is not None:
-        parts = {key: value.strip() for key, value in address.items() if (value or "").strip()}
+        parts = {key: value.strip() for key, value in address.items() if value and value.strip()}
         values["address"] = parts or None
     changed = [field for field, value in values.items() if getattr(user, field) != value]
     for field in changed:
@@ -133,16 +134,17 @@ def request_password_reset(email: str, ctx: ActorContext) -> None:
     fingerprint = _fingerprint(user) if user else hashlib.sha256(b"unknown").hexdigest()[:32]
     token = make_token(Purpose.password_reset, {"uid": uid, "fp": fingerprint})
     subject, text = _reset_email(user.email if user else email, token)
-    if eligible:
+    if eligible and user is not None:
         _send(user.email, subject, text, user)
-    reason = None if eligible else ("unknown_email" if user is None else f"status_{user.status}")
+    details: dict[str, Any] = {"sent": eligible}
+    if not eligible:  # why nothing was sent
+        details["reason"] = "unknown_email" if user is None else f"status_{user.status}"
     record(
         AuditTag.ACCOUNT_PASSWORD_RESET_REQUESTED,
         ctx,
         actor_id=user.id if user else None,
         target=str(user.id) if user else None,
-        sent=eligible,
-        **({"reason": reason} if reason else {}),
+        **details,
     )
 
 
@@ -319,10 +321,13 @@ def read_email_link(token: str) -> EmailLink:
         if payload.get("email") != user.email_normalized:
             raise LinkInvalid(_USED)
         return EmailLink(kind, user, user.email)
-    pending = normalize_email(user.pending_email or "")
-    if payload.get("from") != user.email_normalized or payload.get("to") != pending:
+    pending = user.pending_email
+    if pending is None:  # no change asked for, or it was already made
         raise LinkInvalid(_USED)
-    return EmailLink(kind, user, user.pending_email)
+    to = normalize_email(pending)
+    if payload.get("from") != user.email_normalized or payload.get("to") != to:
+        raise LinkInvalid(_USED)
+    return EmailLink(kind, user, pending)
 
 
 def confirm_email_link(token: str, ctx: ActorContext) -> EmailLink:

@@ -7,7 +7,12 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 
-from ciam.accounts.login.recent import login_required, recent_auth_required
+from ciam.accounts.login.recent import (
+    login_required,
+    recent_auth_required,
+    signed_in_session,
+    signed_in_user,
+)
 from ciam.accounts.passwords import PasswordRejected
 from ciam.accounts.profile import services
 from ciam.accounts.profile.forms import (
@@ -19,7 +24,7 @@ from ciam.accounts.profile.forms import (
     ResetRequestForm,
     SendVerificationForm,
 )
-from ciam.accounts.sessions.services import current_session, current_user
+from ciam.accounts.sessions.services import current_user
 from ciam.audit.actor import actor_context
 from ciam.errors import CiamError
 from ciam.extensions import limiter
@@ -42,7 +47,7 @@ def _ctx():
 @bp.route("/account/profile", methods=["GET", "POST"])
 @login_required
 def profile():
-    user = current_user()
+    user = signed_in_user()
     form = ProfileForm(obj=user, **(user.address or {}))
     if form.validate_on_submit():
         services.update_profile(
@@ -62,7 +67,7 @@ def profile():
 @bp.route("/account/email", methods=["GET", "POST"])
 @recent_auth_required  # ASVS 3.7.1: changing the sign-in address is sensitive
 def email():
-    user = current_user()
+    user = signed_in_user()
     form = EmailChangeForm()
     error = None
     if form.validate_on_submit():
@@ -86,7 +91,7 @@ def email():
 @login_required
 def send_verification():
     if SendVerificationForm().validate_on_submit():
-        services.send_email_verification(current_user(), _ctx())
+        services.send_email_verification(signed_in_user(), _ctx())
         flash("We sent a verification link to your email address.")
     return redirect(url_for("accounts.account"), 303)
 
@@ -94,7 +99,7 @@ def send_verification():
 @bp.route("/account/password", methods=["GET", "POST"])
 @recent_auth_required  # ASVS 3.7.1: re-authenticate before changing the password
 def password():
-    user = current_user()
+    user = signed_in_user()
     form = PasswordChangeForm()
     error = None
     if form.validate_on_submit():
@@ -104,7 +109,7 @@ def password():
                 form.current_password.data,
                 form.new_password.data,
                 _ctx(),
-                keep_session_id=current_session().id,
+                keep_session_id=signed_in_session().id,
             )
         except PasswordRejected as exc:
             error = exc.message

@@ -12,8 +12,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from functools import cache
+from typing import cast
 
 from flask import current_app
+from sqlalchemy import Table
 
 from ciam.accounts.models import KnownDevice, LoginSession, User
 from ciam.accounts.sessions.user_agents import describe
@@ -105,7 +107,8 @@ def device_writes(
 
 # Prebuilt statements for the login path (building one costs about as much CPU as
 # running it). Bind names differ from column names, which SET clauses reserve.
-_devices = KnownDevice.__table__
+# (A mapped class's __table__ is typed as any FromClause; a declarative model's is a Table.)
+_devices = cast(Table, KnownDevice.__table__)
 _INSERT_DEVICE = _devices.insert()
 _TOUCH_DEVICE = (
     db.update(_devices)

@@ -18,8 +18,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import cast
 
 from flask import current_app, g, request
+from sqlalchemy import CursorResult, Table
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -76,13 +78,14 @@ def current_session() -> LoginSession | None:
         # The session and its person in one round trip (the user is needed whenever
         # the session is, to check it may still be used).
         row = db.session.execute(_SESSION_AND_USER, {"session_id": hash_secret(raw)}).first()
-        session, user = row if row is not None else (None, None)
         now = utcnow()
-        if session is not None and not _is_expired(session, now) and user.can_log_in:
-            if now - session.last_seen_at > TOUCH_INTERVAL:
-                session.last_seen_at = now
-            g._login_session = session
-            g._current_user = user
+        if row is not None:
+            session, user = row
+            if not _is_expired(session, now) and user.can_log_in:
+                if now - session.last_seen_at > TOUCH_INTERVAL:
+                    session.last_seen_at = now
+                g._login_session = session
+                g._current_user = user
     return g._login_session
 
 
@@ -183,7 +186,8 @@ _TOUCH_USER = (
         updated_at=db.bindparam("now", type_=_users.c.updated_at.type),
     )
 )
-_INSERT_SESSION = LoginSession.__table__.insert()
+# (A mapped class's __table__ is typed as any FromClause; a declarative model's is a Table.)
+_INSERT_SESSION = cast(Table, LoginSession.__table__).insert()
 
 
 def session_handle(session: LoginSession) -> str:
@@ -220,7 +224,7 @@ def end_sessions(
     ids = list(session_ids)
     if not ids:
         return 0
-    ended = db.session.execute(
+    statement = (
         db.update(LoginSession)
         .where(
             LoginSession.user_id == user_id,
@@ -229,7 +233,8 @@ def end_sessions(
         )
         .values(ended_at=utcnow())
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
+    ended = cast(CursorResult, db.session.execute(statement)).rowcount
     revoked = revoke_where(Token.user_id == user_id, Token.session_id.in_(ids))
     current = g.get("_login_session")
     if current is not None and current.id in ids:
@@ -267,5 +272,5 @@ def end_all_sessions(user_id, except_id: str | None = None) -> int:
     criteria = [LoginSession.user_id == user_id, LoginSession.ended_at.is_(None)]
     if except_id is not None:
         criteria.append(LoginSession.id != except_id)
-    result = db.session.execute(db.update(LoginSession).where(*criteria).values(ended_at=utcnow()))
-    return result.rowcount
+    statement = db.update(LoginSession).where(*criteria).values(ended_at=utcnow())
+    return cast(CursorResult, db.session.execute(statement)).rowcount

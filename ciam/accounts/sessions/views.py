@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import wraps
+from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
-from ciam.accounts.login.recent import is_recent, login_required
+from ciam.accounts.login.recent import (
+    MarkedView,
+    is_recent,
+    login_required,
+    mark_auth,
+    signed_in_session,
+    signed_in_user,
+)
 from ciam.accounts.sessions import services as sessions
 from ciam.accounts.sessions.devices import describe
 from ciam.accounts.sessions.forms import EndOtherSessionsForm, EndSessionForm
-from ciam.accounts.sessions.services import current_session, current_user
+from ciam.accounts.sessions.services import current_session
 from ciam.audit.actor import actor_context
 from ciam.audit.models import AuditEvent
 from ciam.audit.services import events_about_person
@@ -23,8 +33,9 @@ bp = Blueprint("security", __name__)
 ACTIVITY_PAGE_SIZE = 50
 MAX_ACTIVITY_PAGE = 200
 
-# What a person reads for each audit tag; tags not listed are shown as they are.
-EVENT_WORDS = {
+# What a person reads for each audit tag; tags not listed are shown as they are. Keyed
+# by str: AuditEvent.tag is the stored string, which an AuditTag equals and hashes as.
+EVENT_WORDS: dict[str, str] = {
     AuditTag.ACCOUNT_CREATED: "Account created",
     AuditTag.MEMBERSHIP_CREATED: "Added to an organization",
     AuditTag.ACCOUNT_LOGIN_SUCCESS: "Signed in",
@@ -84,7 +95,7 @@ class ActivityRow:
 
 
 def _session_rows() -> list[SessionRow]:
-    user, current = current_user(), current_session()
+    user, current = signed_in_user(), signed_in_session()
     return [
         SessionRow(
             handle=sessions.session_handle(row),
@@ -98,21 +109,20 @@ def _session_rows() -> list[SessionRow]:
     ]
 
 
-def recent_login_required(view):
+def recent_login_required(view: Callable[..., ResponseReturnValue]) -> MarkedView:
     """ASVS 3.3.4: a person ends sessions "having re-entered login credentials", so a
     stolen, older session cannot throw the owner out. A login older than
     CIAM_RECENT_AUTH_SECONDS is sent to sign in again and back to the sessions page
     (not to the form's URL, which only takes POST)."""
 
     @wraps(view)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: Any, **kwargs: Any) -> ResponseReturnValue:
         if not is_recent():
             back = url_for("security.sessions_page")
             return redirect(url_for("accounts.login", next=back, reauth=1), 303)
         return view(*args, **kwargs)
 
-    wrapper.ciam_auth = "recent-session"  # read by the route-authentication test
-    return wrapper
+    return mark_auth(wrapper, "recent-session")
 
 
 @bp.get("/account/sessions")
@@ -134,7 +144,7 @@ def end_session(handle: str):
     form = EndSessionForm()
     if not form.validate_on_submit():
         abort(400)
-    user = current_user()
+    user = signed_in_user()
     if not sessions.end_by_handle(user.id, handle[:64], actor_context(user.id)):
         abort(404)
     if current_session() is None:  # the person ended the session they were using
@@ -149,13 +159,13 @@ def end_other_sessions():
     form = EndOtherSessionsForm()
     if not form.validate_on_submit():
         abort(400)
-    user = current_user()
-    ended = sessions.end_other_sessions(user.id, current_session(), actor_context(user.id))
+    user = signed_in_user()
+    ended = sessions.end_other_sessions(user.id, signed_in_session(), actor_context(user.id))
     return redirect(url_for("security.sessions_page", ended=ended), 303)
 
 
 def _words(event: AuditEvent) -> str:
-    reason = (event.data or {}).get("reason")
+    reason = (event.data or {}).get("reason", "")
     if event.tag == AuditTag.ACCOUNT_UNLOCKED:
         return UNLOCK_WORDS.get(reason, "Account unlocked by support or an administrator")
     if event.tag == AuditTag.ACCOUNT_LOGIN_FAILURE and reason == "locked":
@@ -179,7 +189,7 @@ def _activity_row(event: AuditEvent, user_id) -> ActivityRow:
 @bp.get("/account/activity")
 @login_required
 def activity():
-    user = current_user()
+    user = signed_in_user()
     page = min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_ACTIVITY_PAGE)
     events = events_about_person(
         user.id, limit=ACTIVITY_PAGE_SIZE + 1, offset=(page - 1) * ACTIVITY_PAGE_SIZE

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import psycopg
+from sqlalchemy import UpdateBase
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.sql import Executable
 
 from ciam import hotsql
 from ciam.extensions import db
 
-# A write: a prebuilt Core statement and the rows (parameter sets) it runs for.
-Write = tuple[Executable, Sequence[dict]]
+# A write: a prebuilt Core INSERT or UPDATE and the rows (parameter sets) it runs for.
+Write = tuple[UpdateBase, Sequence[dict]]
 
 
 def write_together(writes: Sequence[Write]) -> None:
