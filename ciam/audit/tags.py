@@ -62,6 +62,11 @@ class AuditTag(StrEnum):
     OAUTH_TOKEN_REVOKED = "oauth:token:revoked"
     # org
     ORG_CREATED = "org:created"
+    ORG_MEMBER_ACTION = "org:member:action"
+    ORG_MEMBER_REMOVED = "org:member:removed"
+    ORG_MEMBER_RIGHT_CHANGED = "org:member:right_changed"
+    STAFF_GRANTED = "staff:granted"
+    STAFF_REVOKED = "staff:revoked"
     ORG_LICENCE_SET = "org:licence:set"
     ORG_SETTINGS_UPDATED = "org:settings:updated"
     # portal

@@ -4,7 +4,7 @@ from flask import Flask
 
 
 def setup_delegation(app: Flask) -> None:
-    from ciam.delegation import commands, member_commands, memberships
+    from ciam.delegation import commands, member_commands, memberships, staff_commands
     from ciam.outbox import periodic
 
     app.cli.add_command(commands.orgs_cli)
@@ -12,4 +12,5 @@ def setup_delegation(app: Flask) -> None:
     # DESIGN §6 spells it `ciam orgs add-member`; the issue `ciam members add`.
     commands.orgs_cli.add_command(member_commands.add_member, "add-member")
     app.cli.add_command(member_commands.sweep)
+    app.cli.add_command(staff_commands.staff_cli)
     periodic.register(app, "membership-sweep", 24 * 3600, memberships.sweep_and_commit)

@@ -85,3 +85,19 @@ class OrganizationChoice(Model):
     client_id: Mapped[str] = mapped_column(String(80), primary_key=True)
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     chosen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StaffRole(enum.StrEnum):
+    support = "support"  # the support console (/ops/): every organization's people
+
+
+class Staff(Model):
+    """A person who works for the operator: `ciam staff grant --email E --role support`."""
+
+    __tablename__ = "staff"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[StaffRole] = mapped_column(Enum(StaffRole, native_enum=False, length=20))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

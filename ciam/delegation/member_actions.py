@@ -1,0 +1,136 @@
+"""What an organization's admins, its user managers, support engineers and the
+operator do to its members: one service per action, each checking the actor's
+right (ciam.delegation.permissions) and audited with the actor, the organization
+and, for support, the reason typed. The org console, the support console and the
+REST API all call these. No `request`.
+"""
+
+from __future__ import annotations
+
+from ciam.accounts import lockout
+from ciam.accounts.mfa.models import MfaFactor, RecoveryCode
+from ciam.accounts.models import User
+from ciam.accounts.profile.services import request_password_reset
+from ciam.audit.services import ActorContext, record
+from ciam.audit.tags import AuditTag
+from ciam.delegation import memberships
+from ciam.delegation.models import AdminRight, Membership
+from ciam.delegation.permissions import (
+    OrgActor,
+    check_may_grant,
+    check_may_manage,
+    check_not_last_admin,
+)
+from ciam.extensions import db
+from ciam.oidc.models import Token
+from ciam.oidc.token_store import revoke_where
+from ciam.roles import assignments, catalogue
+
+
+def _person(membership: Membership) -> User:
+    return db.session.get_one(User, membership.user_id)
+
+
+def _audit(tag: AuditTag, actor: OrgActor, membership: Membership, ctx, reason, **data) -> None:
+    if reason:
+        data["reason"] = reason[:500]
+    if actor.support:
+        data["support"] = True
+    record(tag, ctx, org_id=actor.org.id, target=str(membership.user_id), **data)
+
+
+def revoke_org_tokens(membership: Membership) -> int:
+    """The person's tokens issued for this organization stop working at once, on
+    every node (each userinfo, introspection and refresh reads the row)."""
+    return revoke_where(Token.user_id == membership.user_id, Token.org_id == membership.org_id)
+
+
+def suspend(actor: OrgActor, membership: Membership, ctx: ActorContext, reason=None) -> int:
+    """Suspend the membership and revoke its tokens; returns how many were revoked."""
+    check_may_manage(actor, membership)
+    check_not_last_admin(membership)
+    memberships.suspend(membership, ctx)
+    revoked = revoke_org_tokens(membership)
+    _audit(AuditTag.ORG_MEMBER_ACTION, actor, membership, ctx, reason, action="suspend")
+    return revoked
+
+
+def reactivate(actor: OrgActor, membership: Membership, ctx: ActorContext, reason=None) -> None:
+    check_may_manage(actor, membership)
+    memberships.reactivate(membership, ctx)
+    _audit(AuditTag.ORG_MEMBER_ACTION, actor, membership, ctx, reason, action="reactivate")
+
+
+def remove(actor: OrgActor, membership: Membership, ctx: ActorContext, reason=None) -> int:
+    """Take the person out of the organization (roles and seats go with it)."""
+    check_may_manage(actor, membership)
+    check_not_last_admin(membership)
+    revoked = revoke_org_tokens(membership)
+    _audit(AuditTag.ORG_MEMBER_REMOVED, actor, membership, ctx, reason, tokens_revoked=revoked)
+    db.session.delete(membership)
+    db.session.flush()
+    return revoked
+
+
+def unlock(actor: OrgActor, membership: Membership, ctx: ActorContext, reason=None) -> bool:
+    check_may_manage(actor, membership)
+    was_locked = lockout.unlock(
+        _person(membership), ctx, reason="support" if actor.support else "org_admin"
+    )
+    _audit(AuditTag.ORG_MEMBER_ACTION, actor, membership, ctx, reason, action="unlock")
+    return was_locked
+
+
+def reset_mfa(actor: OrgActor, membership: Membership, ctx: ActorContext, reason=None) -> int:
+    """Remove every second factor and recovery code (a lost phone); the person sets
+    one up again at their next sign-in where it is required."""
+    check_may_manage(actor, membership)
+    user_id = membership.user_id
+    removed = db.session.execute(db.delete(MfaFactor).where(MfaFactor.user_id == user_id))
+    db.session.execute(db.delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
+    count = getattr(removed, "rowcount", 0) or 0
+    _audit(AuditTag.ORG_MEMBER_ACTION, actor, membership, ctx, reason, action="reset_mfa")
+    return count
+
+
+def send_password_reset(
+    actor: OrgActor, membership: Membership, ctx: ActorContext, reason=None
+) -> None:
+    check_may_manage(actor, membership)
+    request_password_reset(_person(membership).email, ctx)
+    _audit(AuditTag.ORG_MEMBER_ACTION, actor, membership, ctx, reason, action="password_reset")
+
+
+def assign_role(actor: OrgActor, membership: Membership, key: str, ctx: ActorContext) -> None:
+    """Give a business role of the catalogue (seats allowing)."""
+    check_may_manage(actor, membership)
+    assignments.assign_role(membership, catalogue.find_role(key, actor.org), ctx)
+
+
+def remove_role(actor: OrgActor, membership: Membership, key: str, ctx: ActorContext) -> bool:
+    check_may_manage(actor, membership)
+    return assignments.remove_role(membership, catalogue.find_role(key, actor.org), ctx)
+
+
+def set_admin_right(
+    actor: OrgActor, membership: Membership, right: AdminRight, ctx: ActorContext
+) -> None:
+    """Make a member a user manager or an org admin, or take the right away."""
+    check_may_manage(actor, membership)
+    check_may_grant(actor, right)
+    if right != AdminRight.org_admin:
+        check_not_last_admin(membership)
+    if membership.admin_right == right:
+        return
+    before = membership.admin_right
+    membership.admin_right = right
+    db.session.flush()
+    _audit(
+        AuditTag.ORG_MEMBER_RIGHT_CHANGED,
+        actor,
+        membership,
+        ctx,
+        None,
+        before=before.value,
+        after=right.value,
+    )
