@@ -12,6 +12,7 @@ import uuid
 from datetime import timedelta
 
 from flask import current_app
+from sqlalchemy import ColumnExpressionArgument
 
 from ciam.accounts.mfa.models import FactorKind, MfaFactor
 from ciam.accounts.models import User
@@ -45,7 +46,7 @@ def factors(user_id: uuid.UUID) -> list[MfaFactor]:
     return list(db.session.scalars(query))
 
 
-def has_factor_clause(user_id: uuid.UUID):
+def has_factor_clause(user_id: uuid.UUID | ColumnExpressionArgument):
     """True when the person has a confirmed second factor (a SQL EXISTS, so the login
     can ask it together with its other questions in one query)."""
     return db.exists().where(MfaFactor.user_id == user_id, MfaFactor.confirmed_at.is_not(None))
@@ -59,7 +60,7 @@ def factor_of_kind(user_id: uuid.UUID, kind: FactorKind) -> MfaFactor | None:
     return next((f for f in factors(user_id) if f.kind == kind), None)
 
 
-def org_requires_mfa_clause(user_id: uuid.UUID):
+def org_requires_mfa_clause(user_id: uuid.UUID | ColumnExpressionArgument):
     """DESIGN §2 org policy as a SQL EXISTS: does any of the person's organizations
     require MFA?"""
     from ciam.delegation.models import Membership, Organization
