@@ -140,6 +140,18 @@ def test_demo_is_idempotent(app, ctx):
     count = db.session.scalar(db.select(db.func.count()).select_from(Portal))
     assert _run(app, "demo").exit_code == 0
     assert db.session.scalar(db.select(db.func.count()).select_from(Portal)) == count == 2
+    # The organizations story: carol is in both, with a role mapped to the portal in each.
+    carol = _run(
+        app,
+        "roles",
+        "preview",
+        "--email",
+        "carol@brightside-brokers.example",
+        "--org",
+        "acme",
+        "--json",
+    )
+    assert json.loads(carol.output) == {"demo-claims-portal": ["reader"]}
 
 
 def test_generated_client_ids_never_look_like_an_option(app, ctx):
