@@ -16,6 +16,7 @@ def create_app(config: dict | None = None) -> Flask:
     from ciam.accounts import setup_accounts
     from ciam.api import setup_api
     from ciam.cli import setup_cli
+    from ciam.crm import setup_crm
     from ciam.db_migrations import setup_schema
     from ciam.delegation import setup_delegation
     from ciam.errors import setup_errors
@@ -37,6 +38,7 @@ def create_app(config: dict | None = None) -> Flask:
     setup_oidc(app)
     setup_delegation(app)
     setup_roles(app)
+    setup_crm(app)
     setup_invitations(app)
     setup_api(app)
     setup_outbox(app)

@@ -184,6 +184,10 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "CIAM_OUTBOX_INLINE": _env("CIAM_OUTBOX_INLINE", "1") == "1",
         "CIAM_OUTBOX_MAX_ATTEMPTS": _env_int("CIAM_OUTBOX_MAX_ATTEMPTS", 12),
         "CIAM_CRM": _env("CIAM_CRM", "local"),
+        # The mirror (ciam.crm.mirror): how often `ciam worker` reads what changed, and
+        # which contract statuses count as active (comma-separated).
+        "CIAM_CRM_POLL_SECONDS": _env_int("CIAM_CRM_POLL_SECONDS", 300),
+        "CIAM_CRM_ACTIVE_STATUSES": _env_list("CIAM_CRM_ACTIVE_STATUSES", ("activated",)),
         # Invitations (ciam.invitations): link lifetime in seconds, the most items one
         # batch request may carry, items created per worker step, the shortest time
         # between two sends of one invitation, and the largest batch body in bytes.

@@ -3,6 +3,7 @@
 from ciam.accounts.mfa.models import MfaFactor, RecoveryCode, SmsChallenge
 from ciam.accounts.models import KnownDevice, LoginSession, User
 from ciam.audit.models import AuditEvent
+from ciam.crm.models import CrmAccountRow, CrmContractRow, CrmEntitlementRow, CrmSyncState
 from ciam.delegation.models import Membership, Organization
 from ciam.oidc.models import AuthorizationCode, Consent, Portal, SigningKey, Token
 from ciam.outbox.models import OutboxMessage
@@ -13,6 +14,10 @@ __all__ = [
     "AuthorizationCode",
     "BusinessRole",
     "Consent",
+    "CrmAccountRow",
+    "CrmContractRow",
+    "CrmEntitlementRow",
+    "CrmSyncState",
     "KnownDevice",
     "Licence",
     "LoginSession",

@@ -61,6 +61,8 @@ class AuditTag(StrEnum):
     OAUTH_REFRESH_REUSED = "oauth:refresh:reused"
     OAUTH_TOKEN_REVOKED = "oauth:token:revoked"
     # org
+    ORG_CONTRACT_ENDED = "org:contract:ended"
+    ORG_CONTRACT_RESTORED = "org:contract:restored"
     ORG_CREATED = "org:created"
     ORG_MEMBER_ACTION = "org:member:action"
     ORG_MEMBER_REMOVED = "org:member:removed"
