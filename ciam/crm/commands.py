@@ -13,6 +13,7 @@ from ciam.clitools import command_transaction, echo_json
 from ciam.crm import importer, mirror
 from ciam.crm.models import CrmSyncState
 from ciam.crm.protocol import CrmError
+from ciam.errors import ConfigError
 from ciam.extensions import db
 
 crm_cli = AppGroup("crm", help="The CRM connection: import (embedded CRM), sync, status.")
@@ -66,6 +67,8 @@ def sync_command(full, as_json):
     except CrmError as error:
         db.session.commit()
         raise click.ClickException(f"The CRM could not be read: {error}") from error
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from error
     _echo_result(result, as_json)
 
 
