@@ -65,3 +65,38 @@ def unlock_user(email, as_json):
         click.echo(f"unlocked user {user.email}")
     else:
         click.echo(f"user {user.email} was not locked; failure count cleared")
+
+
+@users_cli.command("deactivate")
+@click.option("--email", required=True)
+@click.option("--reason", default="operator", show_default=True)
+def deactivate_user(email, reason):
+    """Deactivate an account: no sign-in, sessions ended, tokens revoked at once."""
+    from ciam.accounts import lifecycle
+    from ciam.audit.services import SYSTEM
+
+    user = services.find_by_email(email)
+    if user is None:
+        raise click.ClickException(f"No user with email {email}.")
+    try:
+        sessions, tokens = lifecycle.deactivate(user, SYSTEM, reason)
+    except CiamError as error:
+        db.session.rollback()
+        raise click.ClickException(error.message) from error
+    db.session.commit()
+    click.echo(f"{email} deactivated ({sessions} session(s) ended, {tokens} token(s) revoked)")
+
+
+@users_cli.command("reactivate")
+@click.option("--email", required=True)
+def reactivate_user(email):
+    """Give a deactivated account back (the person signs in again)."""
+    from ciam.accounts import lifecycle
+    from ciam.audit.services import SYSTEM
+
+    user = services.find_by_email(email)
+    if user is None:
+        raise click.ClickException(f"No user with email {email}.")
+    changed = lifecycle.reactivate(user, SYSTEM)
+    db.session.commit()
+    click.echo(f"{email} reactivated" if changed else f"{email} was not deactivated")

@@ -13,6 +13,8 @@ from enum import StrEnum
 class AuditTag(StrEnum):
     # account
     ACCOUNT_CREATED = "account:created"
+    ACCOUNT_DEACTIVATED = "account:deactivated"
+    ACCOUNT_REACTIVATED = "account:reactivated"
     ACCOUNT_DEVICE_NEW = "account:device:new"
     ACCOUNT_EMAIL_CHANGE_REQUESTED = "account:email:change_requested"
     ACCOUNT_EMAIL_CHANGED = "account:email:changed"

@@ -7,7 +7,7 @@ REST API all call these. No `request`.
 
 from __future__ import annotations
 
-from ciam.accounts import lockout
+from ciam.accounts import lifecycle, lockout
 from ciam.accounts.mfa.models import MfaFactor, RecoveryCode
 from ciam.accounts.models import User
 from ciam.accounts.profile.services import request_password_reset
@@ -67,8 +67,12 @@ def remove(actor: OrgActor, membership: Membership, ctx: ActorContext, reason=No
     check_not_last_admin(membership)
     revoked = revoke_org_tokens(membership)
     _audit(AuditTag.ORG_MEMBER_REMOVED, actor, membership, ctx, reason, tokens_revoked=revoked)
+    person = _person(membership)
     db.session.delete(membership)
     db.session.flush()
+    if not db.session.scalar(db.select(Membership.id).where(Membership.user_id == person.id)):
+        # DESIGN §3: removed from all organizations, the account is deactivated.
+        lifecycle.deactivate(person, ctx, "removed from every organization")
     return revoked
 
 
