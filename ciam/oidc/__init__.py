@@ -12,7 +12,7 @@ def setup_oidc(app: Flask) -> None:
     discovery.setup_discovery(app)
     fastpath.setup_fastpath(app)
     # Outside both fast paths, so the first JWKS and token requests find keys.
-    app.wsgi_app = app.extensions["ciam.key_bootstrap"] = keys.KeyBootstrap(app.wsgi_app, app)
+    app.wsgi_app = app.extensions["ciam.key_bootstrap"] = keys.KeyBootstrap(app.wsgi_app, app)  # type: ignore[method-assign]
     app.register_blueprint(views.bp)
     authorize.setup_authorize(app)
     app.cli.add_command(commands.portals_cli)

@@ -52,7 +52,7 @@ class AuthorizationRequest:
 
     @cached_property
     def params(self) -> list[tuple[str, str]]:
-        values = self.req.values.items(multi=True)
+        values: list[tuple[str, str]] = list(self.req.values.items(multi=True))  # type: ignore[arg-type]
         return [(k, v) for k, v in values if k not in FORM_ONLY_FIELDS]
 
     @cached_property

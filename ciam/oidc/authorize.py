@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from authlib.oauth2.base import OAuth2Error
 from authlib.oauth2.rfc6749.errors import (
@@ -60,7 +61,7 @@ class Authorization:
     """One authorization request being answered, for whoever is signed in."""
 
     request: AuthorizationRequest
-    grant: object  # Authlib's authorization code grant for it, validated
+    grant: Any  # Authlib's authorization code grant for it, validated
     login_session: LoginSession | None
     user: User | None
     consented: bool = False  # the person has just allowed it on the consent page
@@ -69,6 +70,19 @@ class Authorization:
     @property
     def redirect_uri(self) -> str:
         return self.grant.redirect_uri
+
+    @property
+    def person(self) -> User:
+        """Who is signed in: every step after sign_in_step has one."""
+        if self.user is None:
+            raise RuntimeError("no one is signed in yet")
+        return self.user
+
+    @property
+    def session(self) -> LoginSession:
+        if self.login_session is None:
+            raise RuntimeError("no login session yet")
+        return self.login_session
 
 
 # --- the steps ----------------------------------------------------------------------
@@ -108,11 +122,11 @@ def _second_factor_due(a: Authorization) -> bool:
     """Does this request want a second factor the session has not used? An essential
     acr of "mfa" always; a voluntary one (OIDC Core §3.1.2.1) only from a person who
     has a factor, since the strongest *achievable* value is what we assert."""
-    if assurance.used_second_factor(a.login_session.amr):
+    if assurance.used_second_factor(a.session.amr):
         return False
     if a.request.acr.mfa_required:
         return True
-    return a.request.acr.mfa_wanted and has_factor(a.user.id)
+    return a.request.acr.mfa_wanted and has_factor(a.person.id)
 
 
 def second_factor_step(a: Authorization) -> Response | None:
@@ -123,7 +137,7 @@ def second_factor_step(a: Authorization) -> Response | None:
     if a.request.unattended:
         raise LoginRequiredError(redirect_uri=a.redirect_uri)
     flow.sign_in_for(a.request.fingerprint, a.request.acr.mfa_required)
-    return flow.step_up(a.user, a.login_session, a.request.url)
+    return flow.step_up(a.person, a.session, a.request.url)
 
 
 def _check_form_token(form) -> None:
@@ -146,7 +160,7 @@ def _consent_decision(a: Authorization, form_request: Request) -> str | None:
         return None
     if "consent" in a.request.prompts:
         return "ask"
-    if consent.has_consent(a.user.id, portal.client_id, a.grant.request.scope):
+    if consent.has_consent(a.person.id, portal.client_id, a.grant.request.scope):
         return None
     return "ask"
 
@@ -171,7 +185,7 @@ def _consent_page(a: Authorization) -> Response:
         "oidc/consent.html",
         portal=a.grant.client,
         scopes=described,
-        user=a.user,
+        user=a.person,
         action=a.request.url,
     )
     return current_app.make_response(page)
@@ -184,7 +198,7 @@ def organization_step(a: Authorization) -> Response | None:
     scope = a.grant.request.scope
     chosen_now = flow.org_chosen_for(a.request.fingerprint)
     decision = org_choice.decide(
-        a.user.id,
+        a.person.id,
         a.grant.client,
         named=org_choice.named_in(a.request.get("organization"), scope),
         scope=scope,
@@ -217,7 +231,7 @@ def _picked_org(a: Authorization, choices, chosen_now: str | None):
         return None
     _check_form_token(form)
     try:
-        org = org_choice.choose(a.user.id, a.grant.client, form["organization_choice"], choices)
+        org = org_choice.choose(a.person.id, a.grant.client, form["organization_choice"], choices)
     except ValueError as exc:
         raise InvalidRequestError("Choose one of the organizations shown.") from exc
     flow.org_chosen(a.request.fingerprint, str(org.id))
@@ -256,7 +270,7 @@ AUTHORIZATION_STEPS: tuple[Callable[[Authorization], Response | None], ...] = (
 # --- the answer ---------------------------------------------------------------------
 
 
-def _validated_grant(req: Request, user: User | None):
+def _validated_grant(req: Request, user: User | None) -> tuple[Any, OAuth2Error | None]:
     """Authlib's checks of portal, redirect URI, response type, scope, PKCE, nonce;
     an error response when they fail."""
     try:
@@ -278,8 +292,9 @@ def answer(req: Request) -> Response:
     authz_request = AuthorizationRequest(req)
     user = current_user()
     grant, error = _validated_grant(req, user)
-    if error is not None:
-        return current_app.make_response(error_response(error, authz_request.get("state")))
+    if error is not None or grant is None:
+        refusal = error or InvalidRequestError("The request is not valid.")
+        return current_app.make_response(error_response(refusal, authz_request.get("state")))
     a = Authorization(authz_request, grant, current_session(), user)
     try:
         authz_request.check(grant.redirect_uri)
@@ -289,23 +304,23 @@ def answer(req: Request) -> Response:
             page = step(a)
             if page is not None:
                 return page
-    except OAuth2Error as error:
-        error.redirect_uri = error.redirect_uri or grant.redirect_uri
+    except OAuth2Error as refused:
+        refused.redirect_uri = refused.redirect_uri or grant.redirect_uri
         flow.request_answered()
-        return current_app.make_response(error_response(error, authz_request.get("state")))
+        return current_app.make_response(error_response(refused, authz_request.get("state")))
     return _issue_code(a)
 
 
 def _issue_code(a: Authorization) -> Response:
     if a.consented:
         consent.grant_consent(
-            a.user.id, a.grant.client.client_id, a.grant.request.scope, actor_context(a.user.id)
+            a.person.id, a.grant.client.client_id, a.grant.request.scope, actor_context(a.person.id)
         )
     flow.request_answered()
     a.grant.request.login_session = a.login_session
     a.grant.request.org_id = a.org.id if a.org is not None else None
     response = get_server().create_authorization_response(
-        request=a.grant.request, grant_user=a.user, grant=a.grant
+        request=a.grant.request, grant_user=a.person, grant=a.grant
     )
     if response.location:
         response.location = with_iss(response.location)

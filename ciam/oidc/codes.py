@@ -7,6 +7,10 @@ code cannot both win.
 
 from __future__ import annotations
 
+from typing import cast
+
+from sqlalchemy import Table
+
 from ciam import hotsql
 from ciam.accounts.models import User
 from ciam.audit.services import record
@@ -33,7 +37,7 @@ def save_code(code: str, **fields) -> None:
     db.session.connection().execute(_INSERT_CODE, {**values, **fields})
 
 
-_INSERT_CODE = AuthorizationCode.__table__.insert()
+_INSERT_CODE = cast(Table, AuthorizationCode.__table__).insert()
 
 
 class ClaimedCode:
@@ -69,7 +73,7 @@ class ClaimedCode:
         return self._row.amr
 
 
-_CODES = AuthorizationCode.__table__
+_CODES = cast(Table, AuthorizationCode.__table__)
 _NOW = db.bindparam("now", type_=_CODES.c.used_at.type)
 # A code's redemption (RFC 6749 §4.1.3), in the parts both paths share: this
 # client's unused code is claimed (`code_id`, `client`); it issues tokens only if
@@ -104,13 +108,14 @@ def consume_code(code: str, client_id: str) -> ClaimedCode | None:
     another client's code (which does not). Its owner's standing is checked when
     the grant reads the owner (`grants.AuthorizationCodeGrant.authenticate_user`).
     """
-    params = {"code_id": hash_secret(code), "client": client_id, "now": utcnow()}
+    code_id = hash_secret(code)
+    params = {"code_id": code_id, "client": client_id, "now": utcnow()}
     connection = db.session.connection()
     claimed = connection.execute(_CLAIM_CODE, params).first()
     if claimed is None:
         row = connection.execute(_CODE_OWNER, params).first()
         if row is not None and row.client_id == client_id:
-            revoked = revoke_family(params["code_id"])
+            revoked = revoke_family(code_id)
             record(
                 AuditTag.OAUTH_CODE_REPLAYED,
                 client_id=client_id,

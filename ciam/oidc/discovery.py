@@ -141,4 +141,4 @@ def setup_discovery(app: Flask) -> None:
     etag = hashlib.sha256(body).hexdigest()[:32]
     app.extensions["ciam.discovery"] = (body, etag)
     app.register_blueprint(bp)
-    app.wsgi_app = MetadataFastPath(app.wsgi_app, app)
+    app.wsgi_app = MetadataFastPath(app.wsgi_app, app)  # type: ignore[method-assign]

@@ -78,7 +78,7 @@ class CiamRevocationEndpoint(RevocationEndpoint):
         # RFC 7009 §2.1: revoking a refresh token also revokes the access tokens of
         # the same grant, so the whole family goes.
         if token.kind == "refresh_token":
-            count = token_store.revoke_family(token.row.family_id)
+            count = token_store.revoke_family(str(token.row.family_id))
         elif isinstance(token.row, token_store.MachineTokenRow):
             token_store.revoke_machine_token(token.row)
             count = 1

@@ -242,7 +242,7 @@ class MachineFastPath:
         self.wsgi_app = wsgi_app
         self.app = app
         self.enabled = True
-        self.routes: dict[tuple[str, str], Callable[[dict], Answer | None]] = {
+        self.routes: dict[tuple[str | None, str | None], Callable[[dict], Answer | None]] = {
             ("POST", "/oauth/token"): token,
             ("GET", "/oauth/userinfo"): userinfo,
             ("POST", "/oauth/introspect"): Introspection(app),
@@ -283,4 +283,4 @@ class MachineFastPath:
 def setup_fastpath(app: Flask) -> None:
     middleware = MachineFastPath(app.wsgi_app, app)
     app.extensions["ciam.fastpath"] = middleware
-    app.wsgi_app = middleware
+    app.wsgi_app = middleware  # type: ignore[method-assign]

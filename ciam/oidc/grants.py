@@ -21,6 +21,7 @@ from ciam.oidc.claims import (
     owner_claim_user,
 )
 from ciam.oidc.client_auth import SECRET_METHODS
+from ciam.oidc.oauth_request import CiamOAuth2Request
 
 
 def _active_user(user_id) -> ClaimUser | None:
@@ -29,6 +30,8 @@ def _active_user(user_id) -> ClaimUser | None:
 
 class IssuingGrantMixin:
     """Builds the token from the grant's own context (family, auth_time, amr)."""
+
+    request: CiamOAuth2Request  # set by Authlib's grant
 
     def issue_context(self, user) -> token_store.IssueContext:
         raise NotImplementedError

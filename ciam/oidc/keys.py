@@ -165,10 +165,14 @@ def list_keys() -> list[tuple[SigningKey, str]]:
     return [(row, key_state(row, rows, now)) for row in rows]
 
 
+# A signing or verifying key as joserfc takes it.
+JoseKey = RSAKey | ECKey
+
+
 @dataclass
 class KeySnapshot:
-    signers: dict[str, tuple[str, object]] = field(default_factory=dict)
-    verifiers: dict[str, tuple[str, object]] = field(default_factory=dict)
+    signers: dict[str, tuple[str, JoseKey]] = field(default_factory=dict)
+    verifiers: dict[str, tuple[str, JoseKey]] = field(default_factory=dict)
     jwks_body: bytes = b'{"keys":[]}'
     jwks_etag: str = ""
     expires_monotonic: float = 0.0
@@ -184,8 +188,8 @@ class KeyCache:
         # OpenSSL's consistency check) takes ~35 ms, which a periodic reload would
         # otherwise add to one request per CIAM_KEY_CACHE_SECONDS. A kid is the
         # RFC 7638 thumbprint of the key, so it names the same key material forever.
-        self._private: dict[str, object] = {}
-        self._public: dict[str, object] = {}
+        self._private: dict[str, JoseKey] = {}
+        self._public: dict[str, JoseKey] = {}
 
     def invalidate(self) -> None:
         self._snapshot = KeySnapshot()
@@ -208,7 +212,8 @@ class KeyCache:
         now = utcnow()
         rows = _rows()
         published = [r for r in rows if r.publish_until is None or r.publish_until > now]
-        private, public = {}, {}
+        private: dict[str, JoseKey] = {}
+        public: dict[str, JoseKey] = {}
         for row in signer_rows(rows, now).values():
             private[row.kid] = self._private.get(row.kid) or _import_private(row)
         for row in published:
@@ -270,7 +275,7 @@ def verify(token: str, typ: str | None = None) -> tuple[dict, dict]:
     except (JoseError, ValueError, UnicodeError) as exc:
         raise InvalidJWT("malformed token") from exc
     header = obj.headers()
-    entry = snapshot().verifiers.get(header.get("kid"))
+    entry = snapshot().verifiers.get(str(header.get("kid")))
     if entry is None:
         raise InvalidJWT("unknown key")
     alg, key = entry

@@ -12,7 +12,7 @@ from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ciam.db import Timestamps, UTCDateTime, UUIDPrimaryKey, utcnow
-from ciam.extensions import db
+from ciam.extensions import Model
 from ciam.oidc.clients import PortalClientMixin
 
 
@@ -22,7 +22,7 @@ class PortalStatus(enum.StrEnum):
     retired = "retired"
 
 
-class Portal(UUIDPrimaryKey, Timestamps, PortalClientMixin, db.Model):
+class Portal(UUIDPrimaryKey, Timestamps, PortalClientMixin, Model):
     """An OIDC client in the portal register. OAuth behaviour lives in oidc.clients."""
 
     __tablename__ = "portals"
@@ -49,7 +49,7 @@ class Portal(UUIDPrimaryKey, Timestamps, PortalClientMixin, db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-class AuthorizationCode(AuthorizationCodeMixin, db.Model):
+class AuthorizationCode(AuthorizationCodeMixin, Model):
     __tablename__ = "authorization_codes"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the code
@@ -93,7 +93,7 @@ class AuthorizationCode(AuthorizationCodeMixin, db.Model):
         return self.amr
 
 
-class Token(UUIDPrimaryKey, db.Model):
+class Token(UUIDPrimaryKey, Model):
     """One issued access token and, optionally, the refresh token issued with it.
 
     Tokens that descend from one authorization code (or one client-credentials
@@ -135,7 +135,7 @@ class Token(UUIDPrimaryKey, db.Model):
         return self.scope
 
 
-class RevokedAccessToken(db.Model):
+class RevokedAccessToken(Model):
     """A client_credentials access token revoked before it expired (RFC 7009).
 
     Those tokens have no `tokens` row: they carry no user, no refresh token and no
@@ -152,7 +152,7 @@ class RevokedAccessToken(db.Model):
     revoked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Consent(Timestamps, db.Model):
+class Consent(Timestamps, Model):
     __tablename__ = "consents"
     __table_args__ = (UniqueConstraint("user_id", "client_id"),)
 
@@ -163,7 +163,7 @@ class Consent(Timestamps, db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-class SigningKey(Timestamps, db.Model):
+class SigningKey(Timestamps, Model):
     """A JWS signing key. Its state follows from its timestamps (see oidc.keys)."""
 
     __tablename__ = "signing_keys"

@@ -10,6 +10,9 @@ the one-statement rotation alike.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
+
+from sqlalchemy import Table
 
 from ciam import hotsql
 from ciam.accounts.models import User
@@ -29,7 +32,7 @@ from ciam.oidc.token_store import (
     revoke_family,
 )
 
-_TOKENS = Token.__table__
+_TOKENS = cast(Table, Token.__table__)
 _USERS = User.__table__
 _NOW = db.bindparam("now", type_=_TOKENS.c.refresh_used_at.type)
 

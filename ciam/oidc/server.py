@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import flask
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.errors import (
     InvalidRequestError,
@@ -28,6 +27,7 @@ from ciam.oidc.grants import (
 )
 from ciam.oidc.id_token import CiamOpenIDCode, RefreshIdToken
 from ciam.oidc.models import PortalStatus
+from ciam.oidc.oauth_request import CiamOAuth2Request
 from ciam.oidc.portal_cache import PortalSnapshot, get_portal_snapshot
 
 
@@ -53,20 +53,6 @@ class UnsupportedResponseType(UnsupportedResponseTypeError):
 
     def get_error_description(self):
         return self.description
-
-
-class CiamOAuth2Request(FlaskOAuth2Request):
-    """Authlib's request, with what ciam's grants hand on between their steps (each
-    set by one step, read by a later one), declared here rather than stuck on."""
-
-    def __init__(self, request) -> None:
-        super().__init__(request)
-        self.login_session = None  # the login session a code is issued from (authorize)
-        self.org_id = None  # the organization chosen for it (authorize)
-        self.token_values: dict | None = None  # the token row save_token inserts
-        self.successor = None  # written already by a one-statement redemption/rotation
-        self.claim_user = None  # the token owner's claims, read with the token
-        self.granted_scope: str | None = None  # client_credentials: the scope granted
 
 
 class CiamAuthorizationServer(AuthorizationServer):

@@ -12,10 +12,11 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from authlib.oauth2.rfc6749 import TokenMixin, scope_to_list
 from flask import current_app
-from sqlalchemy import ColumnElement, Insert, Row
+from sqlalchemy import ColumnElement, CursorResult, Insert, Row, Table
 
 from ciam import hotsql
 from ciam.accounts.models import GOOD_STANDING, User
@@ -90,7 +91,7 @@ DRAWN_COLUMNS = (
     "refresh_token_hash",
     "refresh_expires_at",
 )
-_TOKENS = Token.__table__
+_TOKENS = cast(Table, Token.__table__)
 _USERS = User.__table__
 
 
@@ -201,7 +202,7 @@ def insert_token(values: dict) -> None:
     db.session.connection().execute(_INSERT_TOKEN, values)
 
 
-_INSERT_TOKEN = Token.__table__.insert()
+_INSERT_TOKEN = _TOKENS.insert()
 
 
 class TokenRecord:
@@ -219,29 +220,34 @@ class TokenRecord:
         return self._row.scope
 
 
+def _updated(statement) -> int:
+    """How many rows an UPDATE on the request's session matched."""
+    return cast(CursorResult, db.session.execute(statement)).rowcount
+
+
 def revoke_family(family_id: str) -> int:
-    return db.session.execute(
+    return _updated(
         db.update(Token)
         .where(Token.family_id == family_id, Token.revoked_at.is_(None))
         .values(revoked_at=utcnow())
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
 
 
 def revoke_where(*criteria) -> int:
-    return db.session.execute(
+    return _updated(
         db.update(Token)
         .where(*criteria, Token.revoked_at.is_(None))
         .values(revoked_at=utcnow())
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
 
 
 class IssuedToken(TokenMixin):
     """A token row seen as one kind of token, for the introspection/revocation
     endpoints. The row carries the owner's `user_status` and `user_email` too."""
 
-    def __init__(self, row: Row, kind: str, claims: dict | None = None):
+    def __init__(self, row: Row | MachineTokenRow, kind: str, claims: dict | None = None):
         self.row = row
         self.kind = kind
         self.claims = claims or {}
@@ -253,9 +259,8 @@ class IssuedToken(TokenMixin):
         return self.row.scope
 
     def get_expires_at(self) -> datetime:
-        if self.kind == "refresh_token":
-            return self.row.refresh_expires_at
-        return self.row.access_expires_at
+        expires = self.row.refresh_expires_at if self.kind == "refresh_token" else None
+        return expires or self.row.access_expires_at
 
     def get_expires_in(self) -> int:
         return max(0, int((self.get_expires_at() - utcnow()).total_seconds()))
@@ -311,6 +316,8 @@ class MachineTokenRow:
     user_email: None = None
     family_id: None = None
     refresh_used_at: None = None
+    refresh_expires_at: None = None
+    org_id: None = None
 
 
 _PORTALS = Portal.__table__

@@ -33,7 +33,7 @@ def _cors(response: Response) -> Response:
 def authorize():
     # The request is passed on explicitly: the same answer serves a finished sign-in,
     # with the request it rebuilt (authorize.answer_after_sign_in).
-    return authorize_flow.answer(request._get_current_object())
+    return authorize_flow.answer(request)
 
 
 def _repeated_parameter() -> Response | None:
