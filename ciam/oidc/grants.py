@@ -21,6 +21,7 @@ from ciam.oidc.claims import (
     owner_claim_user,
 )
 from ciam.oidc.client_auth import SECRET_METHODS
+from ciam.ops.metrics import count_token
 
 
 def _active_user(user_id) -> ClaimUser | None:
@@ -43,6 +44,7 @@ class IssuingGrantMixin:
             self.request.successor,
         )
         self.request.token_values = values
+        count_token(self.GRANT_TYPE)  # ciam_tokens_issued_total{grant}
         return body
 
 

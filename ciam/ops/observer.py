@@ -1,0 +1,106 @@
+"""One WSGI middleware around everything (the fast paths too, which answer before
+Flask and so before any after_request hook): it gives each request an id, counts it
+and its latency by route template, and writes one log line for it.
+
+It sits inside ProxyFix (setup_ops runs just before setup_proxies), so the address
+it logs is the client's, not the load balancer's. Its cost is a few microseconds a
+request (docs/benchmarks.md): label children are built once per route and status,
+the clock is perf_counter, and the line is one json.dumps of a small dict.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable
+
+from flask import Flask
+
+from ciam.ops.logs import REQUEST_ID, SINK
+from ciam.ops.metrics import LATENCY, REQUESTS
+
+# The endpoint label of a request Flask did not route: the fast paths answer these
+# paths before Flask (ciam.oidc.fastpath, ciam.oidc.discovery); any other path
+# without a route is "unmatched", so a scan of random paths adds no label values.
+PATHS_BEFORE_FLASK = (
+    "/oauth/token",
+    "/oauth/userinfo",
+    "/oauth/introspect",
+    "/.well-known/openid-configuration",
+    "/oauth/jwks",
+)
+UNMATCHED = "unmatched"
+MAX_REQUEST_ID = 128
+
+
+def usable_request_id(value: str | None) -> str | None:
+    """A proxy's X-Request-Id, if it is short printable ASCII (it is echoed in a
+    header and written in log lines)."""
+    if value and len(value) <= MAX_REQUEST_ID and value.isascii() and value.isprintable():
+        return value
+    return None
+
+
+def endpoint_of(environ: dict, fixed: dict[str, str]) -> str:
+    """The route template Flask matched (werkzeug keeps its request in the environ),
+    else the fixed label of a path answered before Flask, else UNMATCHED."""
+    request = environ.get("werkzeug.request")
+    rule = getattr(request, "url_rule", None)
+    if rule is not None:
+        return rule.rule
+    return fixed.get(environ.get("PATH_INFO"), UNMATCHED)
+
+
+class RequestObserver:
+    def __init__(self, wsgi_app, app: Flask) -> None:
+        self.wsgi_app = wsgi_app
+        self.trust_request_id = app.config["CIAM_TRUSTED_PROXIES"] > 0
+        self.fixed = {path: path for path in PATHS_BEFORE_FLASK}
+        self.counted: dict[tuple[str, str], object] = {}  # (endpoint, status) -> child
+        self.timed: dict[str, object] = {}  # endpoint -> histogram child
+        self.first_request_hook = None  # the metrics port, opened by the first worker request
+
+    def __call__(self, environ: dict, start_response) -> Iterable[bytes]:
+        started = time.perf_counter()
+        if self.first_request_hook is not None:
+            hook, self.first_request_hook = self.first_request_hook, None
+            hook()
+        request_id = (
+            self.trust_request_id and usable_request_id(environ.get("HTTP_X_REQUEST_ID"))
+        ) or os.urandom(8).hex()
+        status = ["500"]  # what an exception escaping the app becomes at the server
+
+        def observed_start_response(line: str, headers: list, exc_info=None):
+            status[0] = line[:3]
+            headers.append(("X-Request-Id", request_id))
+            return start_response(line, headers, exc_info)
+
+        reset = REQUEST_ID.set(request_id)
+        try:
+            return self.wsgi_app(environ, observed_start_response)
+        finally:
+            REQUEST_ID.reset(reset)
+            self._observe(environ, status[0], time.perf_counter() - started, request_id)
+
+    def _observe(self, environ: dict, status: str, seconds: float, request_id: str) -> None:
+        endpoint = endpoint_of(environ, self.fixed)
+        counter = self.counted.get((endpoint, status))
+        if counter is None:
+            counter = self.counted[endpoint, status] = REQUESTS.labels(endpoint, status)
+        timer = self.timed.get(endpoint)
+        if timer is None:
+            timer = self.timed[endpoint] = LATENCY.labels(endpoint)
+        counter.inc()  # type: ignore[attr-defined]
+        timer.observe(seconds)  # type: ignore[attr-defined]
+        SINK.fields(
+            "info",
+            {
+                "event": "request",
+                "request_id": request_id,
+                "method": environ.get("REQUEST_METHOD"),
+                "endpoint": endpoint,
+                "status": int(status),
+                "ms": round(seconds * 1000, 2),
+                "ip": environ.get("REMOTE_ADDR"),
+            },
+        )
