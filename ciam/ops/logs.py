@@ -22,6 +22,8 @@ from typing import TextIO
 
 from flask import Flask
 
+# Built once: json.dumps with arguments builds a new encoder on every call.
+_ENCODE = json.JSONEncoder(separators=(",", ":"), default=str).encode
 REQUEST_ID: ContextVar[str | None] = ContextVar("ciam_request_id", default=None)
 
 
@@ -40,13 +42,16 @@ class LogSink:
         (self.stream or sys.stderr).write(line + "\n")
 
     def fields(self, level: str, fields: dict) -> None:
-        """One line of `fields`: a JSON object, or `key=value` pairs as text."""
-        fields["ts"] = round(time.time(), 3)
-        fields["level"] = level
+        """One line of `fields` (a timestamp and the level first): a JSON object, or
+        `key=value` pairs as text."""
+        self.line({"ts": round(time.time(), 3), "level": level, **fields})
+
+    def line(self, line: dict) -> None:
+        """`line` as it is: the caller put "ts" and "level" in it."""
         if self.json:
-            self.write(json.dumps(fields, separators=(",", ":"), default=str))
+            self.write(_ENCODE(line))
         else:
-            self.write(" ".join(f"{key}={value}" for key, value in fields.items()))
+            self.write(" ".join(f"{key}={value}" for key, value in line.items()))
 
 
 SINK = LogSink()
