@@ -63,7 +63,8 @@ def metrics_port_opener(app: Flask, port: int):
 
     def open_port() -> None:
         try:
-            start_http_server(port, registry=scrape_registry(app))
+            server, _ = start_http_server(port, registry=scrape_registry(app))
+            app.extensions["ciam.ops.metrics_server"] = server  # for shutdown()
         except OSError:
             log.info("metrics port %s is served by another process", port)
 
