@@ -13,6 +13,9 @@ def setup_ops(app: Flask) -> None:
     logs.setup_logging(app)
     app.register_blueprint(views.bp)
     app.cli.add_command(check.check)
+    # First, so that a before_request function that answers (a rate limit, say)
+    # does not leave the request without its route template.
+    app.before_request_funcs.setdefault(None, []).insert(0, observer.remember_route)
     middleware = observer.RequestObserver(app.wsgi_app, app)
     if app.config["CIAM_METRICS_PORT"]:
         port = app.config["CIAM_METRICS_PORT"]

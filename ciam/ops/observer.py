@@ -17,7 +17,7 @@ import os
 import time
 from collections.abc import Iterable
 
-from flask import Flask
+from flask import Flask, request
 
 from ciam.ops.logs import REQUEST_ID, SINK
 from ciam.ops.metrics import LATENCY, REQUESTS
@@ -33,6 +33,7 @@ PATHS_BEFORE_FLASK = (
     "/oauth/jwks",
 )
 UNMATCHED = "unmatched"
+ROUTE_KEY = "ciam.route"
 MAX_REQUEST_ID = 128
 
 
@@ -44,14 +45,19 @@ def usable_request_id(value: str | None) -> str | None:
     return None
 
 
-def endpoint_of(environ: dict, fixed: dict[str, str]) -> str:
-    """The route template Flask matched (werkzeug keeps its request in the environ),
-    else the fixed label of a path answered before Flask, else UNMATCHED."""
-    request = environ.get("werkzeug.request")
-    rule = getattr(request, "url_rule", None)
+def remember_route() -> None:
+    """First of the before_request functions: the route template Flask matched, in
+    the environ, where the observer reads it once the answer is out (Flask drops
+    the request object from the environ when the request context ends)."""
+    rule = request.url_rule
     if rule is not None:
-        return rule.rule
-    return fixed.get(environ.get("PATH_INFO"), UNMATCHED)
+        request.environ[ROUTE_KEY] = rule.rule
+
+
+def endpoint_of(environ: dict, fixed: dict[str, str]) -> str:
+    """The route template Flask matched, else the fixed label of a path answered
+    before Flask, else UNMATCHED."""
+    return environ.get(ROUTE_KEY) or fixed.get(environ.get("PATH_INFO"), UNMATCHED)
 
 
 class RequestIds:
