@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterable
 
 from flask import Flask, request
+from prometheus_client import Counter, Histogram
 
 from ciam.ops.logs import REQUEST_ID, SINK
 from ciam.ops.metrics import LATENCY, REQUESTS
@@ -57,7 +58,7 @@ def remember_route() -> None:
 def endpoint_of(environ: dict, fixed: dict[str, str]) -> str:
     """The route template Flask matched, else the fixed label of a path answered
     before Flask, else UNMATCHED."""
-    return environ.get(ROUTE_KEY) or fixed.get(environ.get("PATH_INFO"), UNMATCHED)
+    return environ.get(ROUTE_KEY) or fixed.get(environ.get("PATH_INFO", ""), UNMATCHED)
 
 
 class RequestIds:
@@ -97,8 +98,8 @@ class RequestObserver:
         self.wsgi_app = wsgi_app
         self.trust_request_id = app.config["CIAM_TRUSTED_PROXIES"] > 0
         self.fixed = {path: path for path in PATHS_BEFORE_FLASK}
-        self.counted: dict[tuple[str, str], object] = {}  # (endpoint, status) -> child
-        self.timed: dict[str, object] = {}  # endpoint -> histogram child
+        self.counted: dict[tuple[str, str], Counter] = {}  # (endpoint, status) -> child
+        self.timed: dict[str, Histogram] = {}  # endpoint -> histogram child
         self.first_request_hook = None  # the metrics port, opened by the first worker request
 
     def __call__(self, environ: dict, start_response) -> Iterable[bytes]:
@@ -131,9 +132,9 @@ class RequestObserver:
         timer = self.timed.get(endpoint)
         if timer is None:
             timer = self.timed[endpoint] = LATENCY.labels(endpoint)
-        counter.inc()  # type: ignore[attr-defined]
-        timer.observe(seconds)  # type: ignore[attr-defined]
-        method = METHODS.get(environ.get("REQUEST_METHOD"), "OTHER")
+        counter.inc()
+        timer.observe(seconds)
+        method = METHODS.get(environ.get("REQUEST_METHOD", ""), "OTHER")
         ip = environ.get("REMOTE_ADDR")
         # One f-string: json.dumps of the same dict costs several times more here
         # (docs/benchmarks.md). Only the request id and the address come from

@@ -43,7 +43,8 @@ def _revision_of(path: Path) -> tuple[str | None, tuple[str, ...]]:
 @functools.cache
 def head_revisions(directory: Path = MIGRATIONS_DIR / "versions") -> frozenset[str]:
     """The revisions no other revision builds on: what `db upgrade heads` reaches."""
-    revisions, parents = set(), set()
+    revisions: set[str] = set()
+    parents: set[str] = set()
     for path in directory.glob("*.py"):
         revision, down = _revision_of(path)
         if revision:
