@@ -63,7 +63,7 @@ def check_keys(app: Flask) -> str | None:
     try:
         states = {state for _, state in list_keys()}
     except Exception:
-        return None  # the database check already said why
+        return "The signing keys could not be read: see the database check above."
     if "active" not in states:
         return "No signing key is active: run `ciam init` (or `ciam keys rotate`)."
     return None

@@ -2,10 +2,12 @@
 Flask and so before any after_request hook): it gives each request an id, counts it
 and its latency by route template, and writes one log line for it.
 
-It sits inside ProxyFix (setup_ops runs just before setup_proxies), so the address
-it logs is the client's, not the load balancer's. Its cost is a few microseconds a
-request (docs/benchmarks.md): label children are built once per route and status,
-the clock is perf_counter, request ids come from a counter, and the line is
+The latency is the time until the app returns its answer (the body iterable), not
+the time to send the body. The middleware sits inside ProxyFix (setup_ops runs just
+before setup_proxies), so the address it logs is the client's, not the load
+balancer's. It is kept cheap, as it runs on the hottest paths (its cost per request
+is measured in docs/benchmarks.md): label children are built once per route and
+status, the clock is perf_counter, request ids come from a counter, and the line is
 one f-string.
 """
 

@@ -1,7 +1,8 @@
 """What /readyz and `ciam check` ask: can this process serve requests?
 
-Each check answers True or False and never raises; the reason for a failure is for
-the operator's log and `ciam check`, never for the (unauthenticated) probe answer.
+Each check answers True or False and never raises; what failed goes to the log (the
+exception's type: a probe that fails every second must not flood it with
+tracebacks), never to the (unauthenticated) probe answer.
 The migration check compares the database's alembic_version with the heads read
 from the revision files themselves (parsed once): Alembic is not imported in web
 workers (ciam.db_migrations says why).
@@ -57,8 +58,8 @@ def database_reachable() -> bool:
     try:
         db.session.execute(text("SELECT 1"))
         return True
-    except Exception:
-        log.warning("readiness: the database did not answer", exc_info=True)
+    except Exception as exc:
+        log.warning("readiness: the database did not answer (%s)", type(exc).__name__)
         db.session.rollback()
         return False
 
@@ -66,8 +67,8 @@ def database_reachable() -> bool:
 def migrations_at_head() -> bool:
     try:
         applied = set(db.session.scalars(text("SELECT version_num FROM alembic_version")))
-    except Exception:
-        log.warning("readiness: no alembic_version table", exc_info=True)
+    except Exception as exc:
+        log.warning("readiness: alembic_version could not be read (%s)", type(exc).__name__)
         db.session.rollback()
         return False
     return applied == head_revisions()
@@ -78,8 +79,8 @@ def signing_key_active() -> bool:
 
     try:
         return bool(keys.snapshot().signers)
-    except Exception:
-        log.warning("readiness: the signing keys could not be loaded", exc_info=True)
+    except Exception as exc:
+        log.warning("readiness: the signing keys could not be loaded (%s)", type(exc).__name__)
         db.session.rollback()
         return False
 
@@ -94,8 +95,8 @@ def redis_reachable(app: Flask) -> bool:
         )
     try:
         return bool(client.ping())
-    except Exception:
-        log.warning("readiness: Redis did not answer", exc_info=True)
+    except Exception as exc:
+        log.warning("readiness: Redis did not answer (%s)", type(exc).__name__)
         return False
 
 
