@@ -3,6 +3,9 @@ failed by a generic name, never a host, a version or an error text."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import requests
 from sqlalchemy import text
@@ -103,3 +106,19 @@ def test_readyz_is_cached_for_a_second(app, client, fresh_readiness, monkeypatch
     for _ in range(5):
         assert client.get("/readyz").status_code == 200
     assert len(calls) == 1
+
+
+def test_readyz_does_not_load_alembic(tmp_path):
+    """The migration check reads the revision files itself: a web worker answering
+    /readyz (here on a database that was never migrated) never imports Alembic."""
+    code = (
+        "import sys; from ciam import create_app; app = create_app(); "
+        "r = app.test_client().get('/readyz'); "
+        "assert r.status_code == 503 and 'migrations' in r.get_json()['failed'], r.data; "
+        "assert 'alembic' not in sys.modules, 'alembic loaded'"
+    )
+    env = {"CIAM_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
