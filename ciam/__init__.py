@@ -23,6 +23,7 @@ def create_app(config: dict | None = None) -> Flask:
     from ciam.extensions import csrf, db, limiter
     from ciam.invitations import setup_invitations
     from ciam.oidc import setup_oidc
+    from ciam.ops import setup_ops
     from ciam.outbox import setup_outbox
     from ciam.request_hooks import setup_proxies, setup_request_hooks
     from ciam.roles import setup_roles
@@ -43,5 +44,6 @@ def create_app(config: dict | None = None) -> Flask:
     setup_api(app)
     setup_outbox(app)
     setup_cli(app)
+    setup_ops(app)  # outermost but ProxyFix: sees every request, and the client's address
     setup_proxies(app)
     return app

@@ -77,13 +77,26 @@ def serve(host, port, workers, server_name, threads):
             bind,
             "--workers",
             str(workers),
-            "--access-logfile",
-            "-",
+            # No gunicorn access log: its request line has the path and query, where
+            # reset and invitation links carry their token; ciam writes its own line
+            # per request, with the route template (ciam.ops.observer).
             "ciam:create_app()",
         ]
+    reset_multiprocess_metrics()
     click.echo(f"ciam serving on http://{bind} with {server_name} ({workers} workers)")
     sys.stdout.flush()
     os.execvp(argv[0], argv)  # noqa: S606 - replaces this process with the server
+
+
+def reset_multiprocess_metrics() -> None:
+    """prometheus-client's multiprocess mode: the directory must start empty, or
+    the counts of an earlier run (and its dead workers) are added in."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    for stale in Path(directory).glob("*.db"):
+        stale.unlink()
 
 
 @click.command("demo")

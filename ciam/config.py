@@ -170,7 +170,12 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         # No pre-ping: it costs a `SELECT 1` round trip on every request. Connections
         # are recycled instead, so one dropped by the server or a proxy fails at
         # most one request before the pool replaces it.
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": _env_int("CIAM_DB_POOL_RECYCLE", 1800)},
+        # hide_parameters: a database error in a log line never shows the values
+        # bound to its statement (an email, a token hash, an outbox payload).
+        "SQLALCHEMY_ENGINE_OPTIONS": {
+            "pool_recycle": _env_int("CIAM_DB_POOL_RECYCLE", 1800),
+            "hide_parameters": True,
+        },
         # On PostgreSQL the token, userinfo and introspection paths use their own
         # autocommit connections and prepared statements (ciam.hotsql). Off (0) for
         # a connection pooler that cannot keep prepared statements (PgBouncer in
@@ -204,6 +209,12 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
             "CIAM_PUBLIC_EMAIL_DOMAINS", DEFAULT_PUBLIC_EMAIL_DOMAINS
         ),
         "CIAM_TRUSTED_PROXIES": _env_int("CIAM_TRUSTED_PROXIES", 0),
+        # Operations (ciam.ops): /metrics answers a bearer token, or a port of its own,
+        # or nobody (404) when neither is set; log lines are JSON unless "text".
+        "CIAM_METRICS_TOKEN": _env("CIAM_METRICS_TOKEN"),
+        "CIAM_METRICS_PORT": _env_int("CIAM_METRICS_PORT", 0),
+        "CIAM_LOG_FORMAT": _env("CIAM_LOG_FORMAT", "json"),
+        "CIAM_LOG_LEVEL": (_env("CIAM_LOG_LEVEL", "INFO") or "INFO").upper(),
         # Lifetimes in seconds. RFC 9700 §4.2: codes short-lived; we allow 60 s.
         "CIAM_CODE_TTL": _env_int("CIAM_CODE_TTL", 60),
         "CIAM_ACCESS_TOKEN_TTL": _env_int("CIAM_ACCESS_TOKEN_TTL", 600),
@@ -277,6 +288,8 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         raise ConfigError("CIAM_CODE_TTL must be between 1 and 60 seconds.")
     if config["CIAM_INVITATION_TTL"] < 60 or config["CIAM_INVITATION_BATCH_CHUNK"] < 1:
         raise ConfigError("CIAM_INVITATION_TTL must be at least 60 s and the chunk at least 1.")
+    if config["CIAM_LOG_FORMAT"] not in ("json", "text"):
+        raise ConfigError("CIAM_LOG_FORMAT must be 'json' or 'text'")
     if "SECRET_KEY" not in config:
         config["SECRET_KEY"] = _secret_key(inst)
     return config

@@ -34,7 +34,7 @@ def test_portals_create_json_prints_client_id_and_secret_once(app, ctx):
     portal = db.session.scalar(db.select(Portal).where(Portal.client_id == data["client_id"]))
     assert data["client_secret"] not in (portal.client_secret_hash or "")
     assert secret_matches(data["client_secret"], portal.client_secret_hash)
-    shown = json.loads(_run(app, "portals", "show", data["client_id"], "--json").output)
+    shown = json.loads(_run(app, "portals", "show", data["client_id"], "--json").stdout)
     assert "client_secret" not in shown
     assert shown["redirect_uris"] == ["https://claims.example.test/cb"]
 
@@ -79,7 +79,7 @@ def test_portals_disable_retires(app, ctx):
             "--redirect-uri",
             "https://old.example.test/cb",
             "--json",
-        ).output
+        ).stdout
     )
     result = _run(app, "portals", "disable", data["client_id"])
     assert result.exit_code == 0

@@ -19,6 +19,10 @@ UNDECORATED = {
     "discovery.jwks": "RFC 7517: public keys",
     "api-docs.openapi_json": "the OpenAPI document describes the API and holds no data",
     "api_docs.reference": "the reference page renders the OpenAPI document, no data",
+    # operations: probes public by design, saying only which check failed (ciam.ops)
+    "ops.healthz": "liveness probe: answers only that the process is alive",
+    "ops.readyz": "readiness probe: names failed checks generically, no details",
+    "ops.metrics": "checks its own bearer token, CIAM_METRICS_TOKEN (404 when unset)",
     # the ways in: anyone may try, and they are rate-limited
     "accounts.home": "redirects to /account, which needs a login",
     "accounts.login": "the login page",

@@ -12,6 +12,7 @@ from ciam.audit.models import AuditEvent
 from ciam.audit.tags import AuditTag
 from ciam.db import utcnow
 from ciam.extensions import db
+from ciam.ops.events import observe_audit_event
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def event_values(
     """The row record() writes, as plain column values (every column of the table):
     for a hot path that inserts its events with INSERT_EVENT along with its other
     writes, in the same transaction, instead of through the ORM's unit of work."""
-    return {
+    values = {
         "id": uuid.uuid4(),
         # ValueError for a tag that is not an AuditTag: the vocabulary is closed.
         "tag": AuditTag(tag).value,
@@ -72,6 +73,8 @@ def event_values(
         # are written together, and keep their order.
         "created_at": utcnow(),
     }
+    observe_audit_event(values)  # a count by tag and a log line (ciam.ops.events)
+    return values
 
 
 # Built once, for rows from event_values (one or many per execution).

@@ -53,6 +53,7 @@ from ciam.oidc.id_token import with_refresh_id_token
 from ciam.oidc.portal_cache import PortalSnapshot
 from ciam.oidc.server import get_server, query_client
 from ciam.oidc.token_claims import asks_for_org
+from ciam.ops.metrics import count_token
 from ciam.ratelimit import count_token_request
 from ciam.request_hooks import HSTS, SECURITY_HEADERS
 
@@ -151,6 +152,7 @@ def client_credentials(environ: dict, form: dict[str, str]) -> Answer | None:
         return None
     context = token_store.IssueContext(family_id=random_token(16))
     body, _ = token_store.issue_values(client, scope, context, False)
+    count_token("client_credentials")
     return body, NO_STORE + CORS_HEADERS
 
 
@@ -178,7 +180,9 @@ def refresh(environ: dict, form: dict[str, str]) -> Answer | None:
         refresh_tokens.undo_rotation(row, successor)
         return None
     try:
-        return _refreshed(client, row, successor), NO_STORE + CORS_HEADERS
+        body = _refreshed(client, row, successor)
+        count_token("refresh_token")
+        return body, NO_STORE + CORS_HEADERS
     except Exception:
         # The answer could not be built (no signing key, say): the rotation is taken
         # back, and Flask, handed the request, gives its answer to the same fault.

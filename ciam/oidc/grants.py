@@ -22,6 +22,7 @@ from ciam.oidc.claims import (
 )
 from ciam.oidc.client_auth import SECRET_METHODS
 from ciam.oidc.oauth_request import CiamOAuth2Request
+from ciam.ops.metrics import count_token
 
 
 def _active_user(user_id) -> ClaimUser | None:
@@ -32,6 +33,7 @@ class IssuingGrantMixin:
     """Builds the token from the grant's own context (family, auth_time, amr)."""
 
     request: CiamOAuth2Request  # set by Authlib's grant
+    GRANT_TYPE: str  # each Authlib grant names its own
 
     def issue_context(self, user) -> token_store.IssueContext:
         raise NotImplementedError
@@ -46,6 +48,7 @@ class IssuingGrantMixin:
             self.request.successor,
         )
         self.request.token_values = values
+        count_token(self.GRANT_TYPE)  # ciam_tokens_issued_total{grant}
         return body
 
 

@@ -204,7 +204,7 @@ def test_cli_users_unlock(app, ctx, make, threshold):
     runner = app.test_cli_runner()
     result = runner.invoke(args=["users", "unlock", "--email", user.email.upper(), "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output) == {
+    assert json.loads(result.stdout) == {
         "id": str(user.id),
         "email": user.email,
         "was_locked": True,

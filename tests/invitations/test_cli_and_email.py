@@ -50,7 +50,7 @@ def test_cli_create_prints_a_working_link(app, client, make):
         "--json",
     )
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert data["created"] is True and data["status"] == "pending"
     assert data["link"].startswith(app.config["CIAM_ISSUER"] + "/invitations/")
     db.session.expire_all()

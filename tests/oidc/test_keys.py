@@ -124,9 +124,9 @@ def test_keys_rotate_cli(app):
     """`ciam keys rotate --delay 0` adds a key per alg and reports it."""
     result = app.test_cli_runner().invoke(args=["keys", "rotate", "--delay", "0"])
     assert result.exit_code == 0, result.output
-    assert result.output.count("new ") == 2
+    assert result.stdout.count("new ") == 2
     listing = app.test_cli_runner().invoke(args=["keys", "list", "--json"])
-    states = sorted(row["state"] for row in json.loads(listing.output))
+    states = sorted(row["state"] for row in json.loads(listing.stdout))
     assert states == ["active", "active", "retired", "retired"]
 
 
