@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 
 from ciam.accounts.mfa.factors import describe_factor, factors
-from ciam.accounts.mfa.models import RecoveryCode
+from ciam.accounts.mfa.recovery import remaining_recovery_codes
 from ciam.accounts.models import User
 from ciam.delegation.memberships import grants_access
 from ciam.delegation.models import Membership, Organization
@@ -66,15 +66,10 @@ def _memberships(user: User) -> list[MembershipFacts]:
 
 
 def person_facts(user: User) -> PersonFacts:
-    codes_left = db.session.scalar(
-        db.select(db.func.count(RecoveryCode.id)).where(
-            RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None)
-        )
-    )
     return PersonFacts(
         user=user,
         factors=[describe_factor(factor) for factor in factors(user.id)],
-        recovery_codes_left=codes_left or 0,
+        recovery_codes_left=remaining_recovery_codes(user.id),
         memberships=_memberships(user),
     )
 

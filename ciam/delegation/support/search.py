@@ -10,6 +10,7 @@ surname. On PostgreSQL at a million people that is a scan of `users`; a trigram 
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass
 
@@ -50,18 +51,14 @@ def _person_matches(q: str):
     name = db.func.lower(
         db.func.coalesce(User.given_name, "") + " " + db.func.coalesce(User.family_name, "")
     )
-    members = db.select(Membership.user_id).where(
-        Membership.org_id.in_(_matching_org_ids(pattern))
-    )
+    members = db.select(Membership.user_id).where(Membership.org_id.in_(_matching_org_ids(pattern)))
     conditions = [
         User.email_normalized.like(pattern, escape="\\"),
         name.like(pattern, escape="\\"),
         User.id.in_(members),
     ]
-    try:
+    with contextlib.suppress(ValueError):  # not an id: the text conditions only
         conditions.append(User.id == uuid.UUID(q.strip()))
-    except ValueError:
-        pass  # not an id: the text conditions only
     return db.or_(*conditions)
 
 

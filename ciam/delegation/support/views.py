@@ -164,6 +164,4 @@ def organization(slug: str):
         status=filters.status.data if valid else None,
         cursor=request.args.get("cursor") or None,
     )
-    return render_template(
-        "ops/org.html", facts=org_facts(org), filters=filters, members=members
-    )
+    return render_template("ops/org.html", facts=org_facts(org), filters=filters, members=members)
