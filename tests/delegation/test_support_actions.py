@@ -195,6 +195,7 @@ def test_the_person_page_shows_state_and_history_in_words(client, the_cast):
     page = client.get(f"/ops/people/{the_cast.member.id}").get_data(as_text=True)
     assert "Account locked after too many failed sign-ins" in page
     assert "Account unlocked" in page
+    assert "Support action: unlock" in page
     assert f"by {the_cast.engineer.email}" in page
     assert f"Reason: {REASON}" in page
     assert "Acme Insurance" in page

@@ -21,13 +21,15 @@ from ciam.extensions import db
 PAGE_SIZE = 25
 MAX_PAGE = 200
 
-# The `action` of org:member:action and support:account:action events.
+# The `action` of org:member:action and support:account:action events. The change
+# itself has its own event too (account:unlocked, membership:suspended...): this one
+# says who asked for it, and why.
 ACTION_WORDS = {
-    "unlock": "Account unlocked",
-    "reset_mfa": "Two-step verification reset",
-    "password_reset": "Password reset link sent",
-    "suspend": "Membership suspended",
-    "reactivate": "Membership reactivated",
+    "unlock": "unlock",
+    "reset_mfa": "reset two-step verification",
+    "password_reset": "send a password reset link",
+    "suspend": "suspend the membership",
+    "reactivate": "reactivate the membership",
 }
 ACTION_TAGS = (AuditTag.ORG_MEMBER_ACTION, AuditTag.SUPPORT_ACCOUNT_ACTION)
 
@@ -54,7 +56,8 @@ def words(event: AuditEvent) -> str:
     data = event.data or {}
     if event.tag in ACTION_TAGS:
         action = data.get("action", "")
-        return ACTION_WORDS.get(action, action.replace("_", " ").capitalize() or event.tag)
+        who = "Support" if data.get("support") else "Administrator"
+        return f"{who} action: {ACTION_WORDS.get(action, action.replace('_', ' '))}"
     if event.tag == AuditTag.ACCOUNT_UNLOCKED:
         return UNLOCK_WORDS.get(data.get("reason", ""), EVENT_WORDS[AuditTag.ACCOUNT_UNLOCKED])
     if event.tag == AuditTag.ACCOUNT_LOGIN_FAILURE and data.get("reason") == "locked":
