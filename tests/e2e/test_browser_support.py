@@ -5,7 +5,6 @@ reason, at desktop size and on a 360 px screen. The screenshots are the README's
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -13,9 +12,7 @@ import pytest
 
 from ciam.audit.tags import AuditTag
 from ciam.extensions import db
-from tests.conftest import require_service
 from tests.delegation.support_support import cast, events, lock
-from tests.e2e.test_browser_login import CHROMIUM, CHROMIUM_ARGS
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.e2e
@@ -23,18 +20,6 @@ pytestmark = pytest.mark.e2e
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 SIZES = {"desktop": {"width": 1280, "height": 900}, "360": {"width": 360, "height": 740}}
 REASON = "Locked out after a holiday; identity checked on a call, ticket 812"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_service(
-        os.access(CHROMIUM, os.X_OK), "Debian chromium (/usr/bin/chromium) is not installed"
-    )
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 def _fits(page, width: int) -> None:
@@ -47,13 +32,13 @@ def _shot(page, name: str, size: str) -> None:
 
 
 @pytest.mark.parametrize("size", list(SIZES))
-def test_support_engineer_finds_and_unlocks_a_locked_person(live_server, make, browser, size):
+def test_support_engineer_finds_and_unlocks_a_locked_person(live_server, make, chromium, size):
     """Sign in on the way to /ops/, search "lovelace", see her marked locked, open her
     page, type a reason, press Unlock: the page says so, the account is unlocked and
     the audit trail names the engineer and the reason."""
     the_cast = cast()
     lock(the_cast.member)
-    context = browser.new_context(viewport=SIZES[size], device_scale_factor=1)
+    context = chromium.new_context(viewport=SIZES[size], device_scale_factor=1)
     context.set_default_timeout(10_000)
     try:
         page = context.new_page()
