@@ -10,6 +10,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+# The browser itself is tests/e2e/conftest.py's; its constants stay importable from
+# here for the browser tests elsewhere that drive their own instance.
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: F401
 from tests.factories import PASSWORD
 from tests.oidc.rp import Portal
 
