@@ -9,7 +9,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from flask import url_for
 
-from tests.delegation.support_support import cast, sign_in, token
+from ciam.audit.tags import AuditTag
+from ciam.extensions import db
+from tests.delegation.support_support import cast, events, lock, sign_in, token
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
@@ -54,6 +56,7 @@ def test_every_ops_route_is_404_for_anyone_but_support(app, make, client, who):
     that does not exist, on every route and method; nothing changes."""
     the_cast = cast()
     sign_in(client, getattr(the_cast, who).email)
+    lock(the_cast.member)  # after the sign-in: a lock leaves live sessions alone
     csrf_token = token(client, "/account/profile")
     not_there = client.get("/ops/no-such-page")
     assert not_there.status_code == 404
@@ -61,7 +64,9 @@ def test_every_ops_route_is_404_for_anyone_but_support(app, make, client, who):
         response = call(client, method, ops_url(app, endpoint, the_cast), csrf_token)
         assert response.status_code == 404, (endpoint, method, response.status_code)
         assert response.get_data() == not_there.get_data(), endpoint
-    assert not the_cast.member.is_locked  # sanity: still as made
+    db.session.refresh(the_cast.member)
+    assert the_cast.member.is_locked  # the unlock was refused with the rest
+    assert events(AuditTag.SUPPORT_ACCOUNT_ACTION) == events(AuditTag.ORG_MEMBER_ACTION) == []
 
 
 def test_every_ops_route_sends_an_anonymous_browser_to_login(app, make, client):
