@@ -81,3 +81,5 @@ class AuditTag(StrEnum):
     # role
     ROLE_CREATED = "role:created"
     ROLE_MAPPED = "role:mapped"
+    # support (the support console, /ops/)
+    SUPPORT_ACCOUNT_ACTION = "support:account:action"

@@ -5,7 +5,10 @@ from flask import Flask
 
 def setup_delegation(app: Flask) -> None:
     from ciam.delegation import commands, member_commands, memberships, staff_commands
+    from ciam.delegation.support import views as support_views
     from ciam.outbox import periodic
+
+    app.register_blueprint(support_views.bp)
 
     app.cli.add_command(commands.orgs_cli)
     app.cli.add_command(member_commands.members_cli)

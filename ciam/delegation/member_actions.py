@@ -10,17 +10,20 @@ from __future__ import annotations
 from ciam.accounts import lifecycle, lockout
 from ciam.accounts.mfa.models import MfaFactor, RecoveryCode
 from ciam.accounts.models import User
-from ciam.accounts.profile.services import request_password_reset
+from ciam.accounts.profile.services import RESETTABLE, request_password_reset
 from ciam.audit.services import ActorContext, record
 from ciam.audit.tags import AuditTag
 from ciam.delegation import memberships
 from ciam.delegation.models import AdminRight, Membership
 from ciam.delegation.permissions import (
+    NotAllowed,
     OrgActor,
     check_may_grant,
     check_may_manage,
     check_not_last_admin,
+    is_support,
 )
+from ciam.errors import CiamError
 from ciam.extensions import db
 from ciam.oidc.models import Token
 from ciam.oidc.token_store import revoke_where
@@ -138,3 +141,70 @@ def set_admin_right(
         before=before.value,
         after=right.value,
     )
+
+
+# --- Support: account-level actions -------------------------------------------------
+# Unlocking, resetting second factors and sending a reset link act on the account
+# itself, not on one membership: a locked person is locked in every organization.
+# Only support engineers take them from a console (an org admin's reach ends at their
+# organization's members: the per-membership actions above). `ctx.actor_id` is the
+# engineer, and the reason they typed is required and kept with the event.
+
+REASON_MAX = 500
+
+
+class ReasonRequired(CiamError):
+    code = "reason_required"
+
+
+def check_support_action(ctx: ActorContext, reason: str | None) -> str:
+    """The reason, stripped; NotAllowed unless `ctx.actor_id` is a support engineer,
+    ReasonRequired for an empty or overlong reason."""
+    if ctx.actor_id is None or not is_support(ctx.actor_id):
+        raise NotAllowed("Only support engineers act on an account as a whole.")
+    reason = (reason or "").strip()
+    if not reason or len(reason) > REASON_MAX:
+        raise ReasonRequired(f"Type the reason for this action ({REASON_MAX} characters at most).")
+    return reason
+
+
+def _support_audit(user: User, ctx: ActorContext, reason: str, action: str, **data) -> None:
+    record(
+        AuditTag.SUPPORT_ACCOUNT_ACTION,
+        ctx,
+        target=str(user.id),
+        action=action,
+        reason=reason,
+        support=True,
+        **data,
+    )
+
+
+def support_unlock(user: User, ctx: ActorContext, reason: str | None) -> bool:
+    """Lift the lock (and forget the failures); True if the account was locked."""
+    reason = check_support_action(ctx, reason)
+    was_locked = lockout.unlock(user, ctx, reason="support")
+    _support_audit(user, ctx, reason, "unlock", was_locked=was_locked)
+    return was_locked
+
+
+def support_reset_mfa(user: User, ctx: ActorContext, reason: str | None) -> int:
+    """Remove every second factor and recovery code (a lost phone); returns how many
+    factors went. The person sets one up again where it is required."""
+    reason = check_support_action(ctx, reason)
+    removed = db.session.execute(db.delete(MfaFactor).where(MfaFactor.user_id == user.id))
+    db.session.execute(db.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    count = getattr(removed, "rowcount", 0) or 0
+    _support_audit(user, ctx, reason, "reset_mfa", factors_removed=count)
+    return count
+
+
+def support_send_password_reset(user: User, ctx: ActorContext, reason: str | None) -> bool:
+    """Email the person a reset link; False (nothing sent) when their account may not
+    reset its password (suspended, deactivated...), which the engineer is told."""
+    reason = check_support_action(ctx, reason)
+    sendable = user.status in RESETTABLE
+    if sendable:
+        request_password_reset(user.email, ctx)
+    _support_audit(user, ctx, reason, "password_reset", sent=sendable)
+    return sendable

@@ -1,0 +1,2 @@
+"""The support console (/ops/): support engineers find anyone, across organizations,
+and act on their account and memberships. Pages in views.py, services beside it."""
