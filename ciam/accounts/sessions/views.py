@@ -68,6 +68,14 @@ EVENT_WORDS: dict[str, str] = {
     AuditTag.OAUTH_CODE_REPLAYED: "A sign-in code was used twice; the tokens it gave were revoked",
     AuditTag.OAUTH_REFRESH_REUSED: "A refresh token was used twice; its tokens were revoked",
     AuditTag.OAUTH_TOKEN_REVOKED: "Application access revoked",
+    AuditTag.ACCOUNT_DEACTIVATED: "Account deactivated",
+    AuditTag.ACCOUNT_REACTIVATED: "Account reactivated",
+    AuditTag.ORG_MEMBER_ACTION: "Changed by your organization's administrator or support",
+    AuditTag.ORG_MEMBER_REMOVED: "Removed from an organization",
+    AuditTag.ORG_MEMBER_RIGHT_CHANGED: "Administration right changed",
+    AuditTag.SUPPORT_ACCOUNT_ACTION: "Changed by support",
+    AuditTag.MEMBERSHIP_SUSPENDED: "Membership suspended",
+    AuditTag.MEMBERSHIP_REACTIVATED: "Membership reactivated",
 }
 UNLOCK_WORDS = {
     "expired": "Account unlocked: the lock period ended",
