@@ -158,7 +158,9 @@ def test_user_manager_is_refused_on_an_admin_and_on_rights(app, make):
     refused = post(client, f"/org/acme/members/{world.admin.user_id}/suspend")
     assert refused.status_code == 403
     assert "cannot change an administrator" in _text(refused)
-    grant = post(client, f"/org/acme/members/{world.member.user_id}/right", {"right": "user_manager"})
+    grant = post(
+        client, f"/org/acme/members/{world.member.user_id}/right", {"right": "user_manager"}
+    )
     assert grant.status_code == 403
     db.session.refresh(world.member)
     assert world.member.admin_right == AdminRight.none
