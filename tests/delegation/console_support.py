@@ -35,6 +35,8 @@ def join(org: Organization, email: str, right: AdminRight = AdminRight.none) -> 
 
 def console_world(seats: int | None = 2) -> Console:
     roles = world(seats=seats, slug="acme")
+    roles.org.name = "Acme Insurance"
+    db.session.commit()
     other = factories.org(slug="globex", name="Globex")
     return Console(
         roles=roles,
