@@ -132,6 +132,7 @@ def test_an_admin_of_another_org_cannot_reach_its_objects_through_their_own(app,
 
 
 def test_a_plain_member_gets_404_everywhere(app, world):
+    """A member without an admin right gets 404 on every route, even about an admin."""
     client = signed_in(app, "member@acme.test")
     _refused_everywhere(app, world, client, "acme", {404}, world.admin.user_id)
 

@@ -59,6 +59,8 @@ def test_invite_offers_only_the_orgs_roles(app, make):
 
 
 def test_resend_and_revoke_a_pending_invitation(app, make, monkeypatch):
+    """Resend sends a new link (sends counts it); revoke ends it and drops it from
+    the pending list."""
     console_world()
     monkeypatch.setitem(app.config, "CIAM_INVITATION_RESEND_INTERVAL", 0)
     invitation, _ = factories.invitation("later@example.test", "acme")
@@ -73,6 +75,7 @@ def test_resend_and_revoke_a_pending_invitation(app, make, monkeypatch):
 
 
 def test_licences_show_seats_used_of_total(app, make):
+    """Seats in use of the licence's total per portal, and the excess when reduced."""
     world = console_world(seats=2)
     assignments.assign_role(world.member, world.roles.handler)
     db.session.commit()
@@ -107,6 +110,7 @@ def test_org_roles_created_and_mapped_within_entitled_portals(app, make):
 
 
 def test_a_user_manager_cannot_define_roles(app, make):
+    """Creating an org role is for org admins: a user manager gets the reason and 403."""
     console_world()
     client = signed_in(app, "manager@acme.test")
     refused = post(client, "/org/acme/roles", {"key": "sneaky", "name": "Sneaky"})
@@ -116,6 +120,7 @@ def test_a_user_manager_cannot_define_roles(app, make):
 
 
 def test_global_roles_are_not_mapped_from_the_console(app, make):
+    """The operator's global roles cannot be remapped from an org console (404)."""
     console_world()
     client = signed_in(app, "admin@acme.test")
     refused = post(client, "/org/acme/roles/claims-handler/map", {"portal": PORTAL})

@@ -6,41 +6,17 @@ records the URL the provider sent the browser to."""
 
 from __future__ import annotations
 
-import os
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.conftest import require_service
 from tests.factories import PASSWORD
 from tests.oidc.rp import Portal
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 REDIRECT_URI = "https://portal.example.test/callback"
 SCREENSHOT = "/tmp/ciam-login-360.png"  # noqa: S108 - a fixed path for a human to open
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    require_service(
-        os.access(CHROMIUM, os.X_OK), "Debian chromium (/usr/bin/chromium) is not installed"
-    )
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.delegation.console_support import PORTAL, console_world
-from tests.e2e.test_browser_login import chromium  # noqa: F401 - the shared browser
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.e2e
@@ -21,7 +20,7 @@ SIZES = {"desktop": {"width": 1280, "height": 900}, "360": {"width": 360, "heigh
 
 
 @pytest.fixture(params=sorted(SIZES))
-def sized_page(request, chromium):  # noqa: F811 - the fixture imported above
+def sized_page(request, chromium):
     context = chromium.new_context(viewport=SIZES[request.param])
     context.set_default_timeout(10_000)
     yield request.param, context.new_page()
@@ -63,6 +62,9 @@ def _give_role(page, email: str) -> None:
 def test_an_org_admin_invites_assigns_hits_the_seat_limit_and_suspends(
     live_server, make, sized_page
 ):
+    """Found by labels and button names, at both sizes with no sideways scrolling:
+    the invitation is listed, the first role fits the one seat, the second is refused
+    naming the portal and the count, and the suspended member can be reactivated."""
     size, page = sized_page
     console_world(seats=1)
     _sign_in(page, live_server)
