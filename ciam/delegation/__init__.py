@@ -5,6 +5,7 @@ from flask import Flask
 
 def setup_delegation(app: Flask) -> None:
     from ciam.delegation import commands, member_commands, memberships, staff_commands
+    from ciam.delegation.console import setup_console
     from ciam.delegation.support import views as support_views
     from ciam.outbox import periodic
 
@@ -17,3 +18,4 @@ def setup_delegation(app: Flask) -> None:
     app.cli.add_command(member_commands.sweep)
     app.cli.add_command(staff_commands.staff_cli)
     periodic.register(app, "membership-sweep", 24 * 3600, memberships.sweep_and_commit)
+    setup_console(app)

@@ -15,7 +15,7 @@ from ciam.delegation.models import Membership
 from ciam.extensions import db
 from ciam.roles.assignments import role_keys_of
 from tests.conftest import require_service
-from tests.e2e.test_browser_login import CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.e2e
 

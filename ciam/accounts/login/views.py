@@ -18,6 +18,7 @@ from ciam.accounts.login.limits import (
 from ciam.accounts.login.recent import login_required
 from ciam.accounts.sessions.services import current_session, current_user, end_session
 from ciam.audit.actor import actor_context
+from ciam.delegation.permissions import administered_orgs
 from ciam.extensions import limiter
 
 bp = Blueprint("accounts", __name__)
@@ -79,7 +80,12 @@ def logout():
 @login_required
 def account():
     user = current_user()
-    return render_template("accounts/account.html", user=user, login_session=current_session())
+    return render_template(
+        "accounts/account.html",
+        user=user,
+        login_session=current_session(),
+        administered=administered_orgs(user.id),
+    )
 
 
 @bp.get("/")
