@@ -12,6 +12,8 @@ here) is called with every method:
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.api.org_world import PORTAL, build, db_state, machine_headers, person_headers
@@ -163,3 +165,39 @@ def test_a_read_only_machine_client_cannot_change(app, client, world):
         assert response.status_code == 403, (method, rule)
         assert response.json["details"] == {"scope": "orgs:write"}
         assert db_state() == before, (method, rule)
+
+
+GARBAGE = [[], "text", None, 42, {"email": ["a"], "status": {"x": 1}, "seats": "many"}]
+
+
+@pytest.mark.parametrize("body", GARBAGE, ids=repr)
+def test_garbage_is_answered_in_json_never_500(app, client, world, body):
+    """Every org route, as the operator, with a body of the wrong shape and odd path
+    values: a 4xx JSON error, never a 500 (and never a change)."""
+    headers = machine_headers(client)
+    for rule, method in org_routes(app):
+        if method in NO_BODY:
+            continue
+        before = db_state()
+        url = _url(rule, "acme", world.acme_admin, world)
+        raw = json.dumps(body)  # None is a JSON null here, not a missing body
+        response = client.open(
+            url, method=method, data=raw, content_type="application/json", headers=headers
+        )
+        assert 400 <= response.status_code < 500, (method, rule, response.status_code)
+        assert set(response.json) == {"error", "message", "details"}, (method, rule)
+        assert db_state() == before, (method, rule)
+
+
+@pytest.mark.parametrize("user_id", ["not-a-uuid", "00000000-0000-0000-0000-000000000000", "é%00"])
+def test_odd_member_ids_are_404(app, client, world, user_id):
+    headers = machine_headers(client)
+    for rule, method in org_routes(app):
+        if "<user_id>" not in rule:
+            continue
+        url = _url(rule, "acme", world.acme_admin, world).replace(
+            str(world.acme_admin.user_id), user_id
+        )
+        response = _call(client, method, url, headers, _body(rule, method, world))
+        assert response.status_code == 404, (method, rule, response.json)
+        assert response.json["error"] == "not_found"
