@@ -25,7 +25,15 @@ class CiamApi(Api):
 
 
 def setup_api(app: Flask) -> None:
-    from ciam.api import auth, invitations, models  # noqa: F401  (models: tables known)
+    from ciam.api import (  # noqa: F401  (models: tables known)
+        auth,
+        catalogue,
+        invitations,
+        members,
+        models,
+        orgs,
+        people,
+    )
     from ciam.extensions import csrf
 
     app.config.setdefault("API_TITLE", "ciam")
@@ -39,16 +47,23 @@ def setup_api(app: Flask) -> None:
         auth.SECURITY_SCHEME,
         {
             "type": "oauth2",
-            "description": "An access token from our token endpoint (client_credentials).",
+            "description": "An access token from our token endpoint: client_credentials "
+            "for machine clients, the authorization code flow of a first-party portal for a "
+            "person acting with their own rights (ciam:admin).",
             "flows": {
                 "clientCredentials": {
                     "tokenUrl": app.config["CIAM_ISSUER"] + "/oauth/token",
                     "scopes": auth.SCOPES,
-                }
+                },
+                "authorizationCode": {
+                    "authorizationUrl": app.config["CIAM_ISSUER"] + "/oauth/authorize",
+                    "tokenUrl": app.config["CIAM_ISSUER"] + "/oauth/token",
+                    "scopes": auth.PERSON_SCOPES,
+                },
             },
         },
     )
-    for bp in (invitations.bp,):
+    for bp in (invitations.bp, orgs.bp, members.bp, catalogue.bp, people.bp):
         # Bearer tokens, no cookies: nothing for a cross-site form to ride on.
         csrf.exempt(bp)
         api.register_blueprint(bp, url_prefix=PREFIX)

@@ -35,7 +35,14 @@ _DOCUMENTS = Blueprint("api_auth_documents", __name__)
 SCOPES = {
     "invitations:read": "Read invitations and invitation batches.",
     "invitations:write": "Create, resend and revoke invitations, in any organization.",
+    # The operator tier of delegated administration (ciam.api.org_auth): every org.
+    "orgs:read": "Read every organization: settings, members, roles, licences, audit.",
+    "orgs:write": "Administer every organization's members, settings and licences.",
 }
+# A person's token (authorization code flow, first-party portal): the person acts
+# with their own rights (org admin, user manager, support), never more.
+PERSON_SCOPE = "ciam:admin"
+PERSON_SCOPES = {PERSON_SCOPE: "Act as yourself on the organizations you administer."}
 
 
 @dataclass(frozen=True)
@@ -85,8 +92,20 @@ def _bearer() -> str | None:
     return None
 
 
+def insufficient_scope(scope: str) -> ApiAuthError:
+    return ApiAuthError(403, "insufficient_scope", f"This call needs the scope {scope}.", scope)
+
+
 def authenticate(scope: str) -> ApiCaller:
     """The caller of this request if its token is valid and carries `scope`."""
+    caller = token_caller()
+    if scope not in caller.scopes:
+        raise insufficient_scope(scope)
+    return caller
+
+
+def token_caller() -> ApiCaller:
+    """The caller of this request if its bearer token is valid, whatever its scope."""
     raw = _bearer()
     if raw is None:
         raise ApiAuthError(401, "unauthorized", "This API needs a bearer access token.")
@@ -106,10 +125,6 @@ def authenticate(scope: str) -> ApiCaller:
     if row.user_id is not None and row.user_status not in GOOD_STANDING:
         raise ApiAuthError(401, "invalid_token", "The account behind this token is not active.")
     scopes = frozenset((row.scope or "").split())
-    if scope not in scopes:
-        raise ApiAuthError(
-            403, "insufficient_scope", f"This call needs the scope {scope}.", scope=scope
-        )
     return ApiCaller(client_id=row.client_id, user_id=row.user_id, scopes=scopes)
 
 
@@ -125,15 +140,21 @@ def require_scope(scope: str):
                 return error.response()
             return view(*args, **kwargs)
 
-        # Document the requirement and its refusals in the OpenAPI operation.
-        documented = Blueprint.doc(security=[{SECURITY_SCHEME: [scope]}])(wrapper)
-        documented = _DOCUMENTS.alt_response(401, response="UNAUTHORIZED")(documented)
-        documented = _DOCUMENTS.alt_response(403, response="FORBIDDEN")(documented)
-        # Read by tests/api/test_route_authentication.py: a route without it fails there.
-        documented.ciam_auth = f"scope:{scope}"
-        return documented
+        return documented_auth(wrapper, [scope])
 
     return decorator
+
+
+def documented_auth(wrapper, alternatives: list[str]):
+    """Document the scopes a view accepts (any one of `alternatives`) and its
+    refusals in the OpenAPI operation, and mark the view as checked."""
+    security = [{SECURITY_SCHEME: [scope]} for scope in alternatives]
+    documented = Blueprint.doc(security=security)(wrapper)
+    documented = _DOCUMENTS.alt_response(401, response="UNAUTHORIZED")(documented)
+    documented = _DOCUMENTS.alt_response(403, response="FORBIDDEN")(documented)
+    # Read by tests/test_route_authentication.py: a route without it fails there.
+    documented.ciam_auth = "scope:" + "|".join(alternatives)
+    return documented
 
 
 def current_caller() -> ApiCaller:

@@ -31,7 +31,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import CursorResult
 from sqlalchemy.exc import IntegrityError
 
-from ciam.api.auth import current_caller
+from ciam.api.auth import ApiCaller, current_caller
 from ciam.api.models import IdempotencyKey
 from ciam.db import utcnow
 from ciam.errors import CiamError, Conflict
@@ -210,6 +210,17 @@ _DOC = {
 }
 
 
+def key_owner(caller: ApiCaller) -> str:
+    """Whose keys these are: the client, and the person for a person's token. Many
+    people act through one first-party portal (ciam:admin); one person's key must
+    never replay another's answer, which their own rights may not allow them."""
+    if caller.user_id is None:
+        return caller.client_id
+    # The column holds 80 characters: a long client id is cut (43 + 1 + 36); the
+    # person, the one who matters, is always whole.
+    return f"{caller.client_id[:43]}/{caller.user_id}"
+
+
 def idempotent(view):
     """Honour `Idempotency-Key` on this view. Place it under `require_scope` (the key
     belongs to the authenticated client) and above `arguments` (a replay does not
@@ -221,7 +232,7 @@ def idempotent(view):
         if raw is None:
             return view(*args, **kwargs)
         key = parse_key(raw)
-        client_id = current_caller().client_id
+        client_id = key_owner(current_caller())
         print_ = fingerprint(request.method, request.path, request.get_data(cache=True))
         earlier = reserve(client_id, key, print_)
         if earlier is not None:

@@ -1,7 +1,7 @@
 """Who may administer whom: the tiers of delegated administration. No `request`.
 
-Tiers, highest first: the platform operator (the CLI, and API clients with the
-`ciam:admin` scope), support engineers (Staff, `ciam staff grant`), an
+Tiers, highest first: the platform operator (the CLI, and machine API clients with
+`orgs:read`/`orgs:write`), support engineers (Staff, `ciam staff grant`), an
 organization's admins (`org_admin`), its user managers (`user_manager`), members.
 
 - Support engineers act on every organization; everyone else only on an

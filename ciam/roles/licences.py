@@ -134,3 +134,8 @@ def licence_summary(org: Organization, licence: Licence) -> dict:
         "in_use": used,
         "over_allocated": beyond,
     }
+
+
+def licence_summaries(org: Organization) -> list[dict]:
+    """licence_summary of each of the org's licences, by portal."""
+    return [licence_summary(org, licence) for licence in licences_of(org)]

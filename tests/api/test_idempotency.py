@@ -3,6 +3,7 @@ a CRM retry or double click with the same key never invites twice."""
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import timedelta
 
@@ -187,7 +188,7 @@ def test_every_api_post_honours_the_key_and_documents_it(app, client):
     for rule in posts:
         view = app.view_functions[rule.endpoint]
         assert _wrapped_by(view, "ciam_idempotent"), rule.rule
-        path = rule.rule.replace("<uuid:invitation_id>", "{invitation_id}")
+        path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule)
         names = [p.get("name") for p in doc["paths"][path]["post"].get("parameters", [])]
         assert "Idempotency-Key" in names, rule.rule
 

@@ -15,8 +15,8 @@ from ciam.accounts.login.limits import (
     login_failed,
     login_limit,
 )
-from ciam.accounts.login.recent import login_required
-from ciam.accounts.sessions.services import current_session, current_user, end_session
+from ciam.accounts.login.recent import login_required, signed_in_session, signed_in_user
+from ciam.accounts.sessions.services import current_session, end_session
 from ciam.audit.actor import actor_context
 from ciam.delegation.permissions import administered_orgs
 from ciam.extensions import limiter
@@ -79,11 +79,11 @@ def logout():
 @bp.get("/account")
 @login_required
 def account():
-    user = current_user()
+    user = signed_in_user()
     return render_template(
         "accounts/account.html",
         user=user,
-        login_session=current_session(),
+        login_session=signed_in_session(),
         administered=administered_orgs(user.id),
     )
 
