@@ -7,11 +7,9 @@ import uuid
 
 from ciam.accounts.mfa.models import MfaFactor, RecoveryCode
 from ciam.accounts.models import User
-from ciam.delegation.memberships import grants_access
-from ciam.delegation.models import Membership, Organization
+from ciam.delegation.support.people import memberships_of
 from ciam.errors import NotFound
 from ciam.extensions import db
-from ciam.roles.assignments import role_keys_of
 
 
 def _person(user_id: uuid.UUID | str) -> User:
@@ -25,24 +23,18 @@ def _person(user_id: uuid.UUID | str) -> User:
 
 
 def _memberships(user: User) -> list[dict]:
-    rows = db.session.execute(
-        db.select(Membership, Organization)
-        .join(Organization, Organization.id == Membership.org_id)
-        .where(Membership.user_id == user.id)
-        .order_by(Organization.slug)
-    ).all()
     return [
         {
-            "org": org.slug,
-            "org_name": org.name,
-            "status": membership.status.value,
-            "admin_right": membership.admin_right.value,
-            "roles": role_keys_of(membership),
-            "valid_from": membership.valid_from,
-            "valid_until": membership.valid_until,
-            "grants_access": grants_access(membership),
+            "org": facts.org.slug,
+            "org_name": facts.org.name,
+            "status": facts.membership.status.value,
+            "admin_right": facts.membership.admin_right.value,
+            "roles": facts.roles,
+            "valid_from": facts.membership.valid_from,
+            "valid_until": facts.membership.valid_until,
+            "grants_access": facts.grants_access,
         }
-        for membership, org in rows
+        for facts in memberships_of(user)
     ]
 
 

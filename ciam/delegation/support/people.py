@@ -55,7 +55,8 @@ def get_org(slug: str) -> Organization:
     return org
 
 
-def _memberships(user: User) -> list[MembershipFacts]:
+def memberships_of(user: User) -> list[MembershipFacts]:
+    """Every membership of the person, with its roles and whether it grants access."""
     rows = db.session.execute(
         db.select(Membership, Organization)
         .join(Organization, Organization.id == Membership.org_id)
@@ -70,7 +71,7 @@ def person_facts(user: User) -> PersonFacts:
         user=user,
         factors=[describe_factor(factor) for factor in factors(user.id)],
         recovery_codes_left=remaining_recovery_codes(user.id),
-        memberships=_memberships(user),
+        memberships=memberships_of(user),
     )
 
 
