@@ -151,7 +151,7 @@ def test_demo_is_idempotent(app, ctx):
         "acme",
         "--json",
     )
-    assert json.loads(carol.output) == {"demo-claims-portal": ["reader"]}
+    assert json.loads(carol.stdout) == {"demo-claims-portal": ["reader"]}
 
 
 def test_generated_client_ids_never_look_like_an_option(app, ctx):

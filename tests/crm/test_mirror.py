@@ -76,7 +76,7 @@ def _import_and_sync(app, files):
     assert imported.exit_code == 0, imported.output
     synced = _cli(app, "crm", "sync", "--json")
     assert synced.exit_code == 0, synced.output
-    return json.loads(synced.output)
+    return json.loads(synced.stdout)
 
 
 def _org(crm_id: str) -> Organization:
@@ -100,9 +100,9 @@ def test_sync_creates_organizations_and_licences_from_active_contracts(app, crm_
 
 def test_a_second_sync_changes_nothing(app, crm_files):
     _import_and_sync(app, crm_files)
-    again = json.loads(_cli(app, "crm", "sync", "--json").output)
+    again = json.loads(_cli(app, "crm", "sync", "--json").stdout)
     assert again["organizations_created"] == 0 and again["licences_changed"] == 0
-    status = json.loads(_cli(app, "crm", "status", "--json").output)
+    status = json.loads(_cli(app, "crm", "status", "--json").stdout)
     assert status["crm"] == "local" and status["cursor"] and status["last_error"] is None
 
 
@@ -126,7 +126,7 @@ def test_a_contract_that_ends_cuts_access_and_its_renewal_restores_it(app, crm_f
     contract = db.session.get(CrmContractRow, "800A")
     contract.end_date = utcnow().date() - timedelta(days=1)
     db.session.commit()
-    swept = json.loads(_cli(app, "crm", "sync", "--sweep", "--json").output)
+    swept = json.loads(_cli(app, "crm", "sync", "--sweep", "--json").stdout)
 
     acme = _org("001A")
     assert swept["ended"] == ["acme-insurance"]
@@ -141,7 +141,7 @@ def test_a_contract_that_ends_cuts_access_and_its_renewal_restores_it(app, crm_f
     contract.end_date = utcnow().date() + timedelta(days=365)
     contract.modified_at = utcnow()
     db.session.commit()
-    restored = json.loads(_cli(app, "crm", "sync", "--json").output)
+    restored = json.loads(_cli(app, "crm", "sync", "--json").stdout)
     assert restored["restored"] == ["acme-insurance"]
     assert _org("001A").status == OrgStatus.active
 
@@ -162,7 +162,7 @@ def test_an_unknown_portal_or_a_bad_file_is_a_clear_message(app, crm_files, tmp_
         tmp_path, "ents.csv", "Contract__c,Portal_Client_Id__c,Seats__c\n800A,no-such-portal,5\n"
     )
     _cli(app, "crm", "import", "--contracts", crm_files["contracts"], "--entitlements", unknown)
-    result = json.loads(_cli(app, "crm", "sync", "--json").output)
+    result = json.loads(_cli(app, "crm", "sync", "--json").stdout)
     assert any("no-such-portal" in error for error in result["errors"])
 
 
