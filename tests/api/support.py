@@ -58,5 +58,7 @@ def audit_tags(prefix: str = "invitation:") -> list[str]:
 
 
 def audit(tag: str) -> list[AuditEvent]:
+    """The events of this tag in the order they were recorded."""
     db.session.expire_all()
-    return list(db.session.scalars(db.select(AuditEvent).where(AuditEvent.tag == tag)))
+    query = db.select(AuditEvent).where(AuditEvent.tag == tag).order_by(AuditEvent.created_at)
+    return list(db.session.scalars(query))
