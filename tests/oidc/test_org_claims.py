@@ -187,3 +187,27 @@ def test_a_portal_requiring_entitlement_refuses_an_unlicensed_organization(
     back = re.search(r'<a href="([^"]+)">Back to', page.text).group(1).replace("&amp;", "&")
     callback = {k: v[0] for k, v in parse_qs(urlsplit(back).query).items()}
     assert callback["error"] == "access_denied" and callback["state"] == state
+
+
+def test_a_tampered_or_unsigned_organization_choice_is_refused(two_orgs, live_server, ctx):
+    """The page's form is CSRF-checked and only the organizations shown can be
+    picked: anything else goes back to the portal as invalid_request, and no choice
+    is remembered."""
+    from ciam.delegation.models import OrganizationChoice
+
+    browser = Browser(live_server)
+    url, state, *_ = two_orgs.rp.authorization_url()
+    page = browser.authorize(url, two_orgs.email, PASSWORD)
+    action = re.search(r'<form method="post" action="([^"]+)"', page.text).group(1)
+    action = action.replace("&amp;", "&")
+    stranger = factories.org(slug="initech")
+    forged = browser.post(
+        action, data={"csrf_token": csrf_token(page.text), "organization_choice": str(stranger.id)}
+    )
+    shown = re.search(r'name="organization_choice" value="([^"]+)"', page.text).group(1)
+    unsigned = browser.post(action, data={"organization_choice": shown})  # no CSRF token
+    for answer in (forged, unsigned):
+        callback = redirect_params(answer)
+        assert callback["error"] == "invalid_request" and callback["state"] == state
+    db.session.expire_all()
+    assert db.session.scalars(db.select(OrganizationChoice)).all() == []
