@@ -19,6 +19,22 @@ from ciam.pagination import after_cursor, encode_cursor
 from ciam.roles.models import BusinessRole, MembershipRole
 
 MAX_PAGE = 200
+MAX_QUERY = 200
+
+
+def like_pattern(q: str) -> str:
+    """A LIKE pattern for `q` anywhere (use with escape="\\"), LIKE's own wildcards
+    taken literally (`_` is common in addresses)."""
+    text = q.strip().lower()[:MAX_QUERY]
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def full_name():
+    """A person's name as one lower-case string, for matching."""
+    return db.func.lower(
+        db.func.coalesce(User.given_name, "") + " " + db.func.coalesce(User.family_name, "")
+    )
 
 
 @dataclass(frozen=True)
@@ -78,11 +94,13 @@ def list_members(
         .where(Membership.org_id == org.id)
     )
     if q:
-        pattern = f"%{q.strip().lower()}%"
-        name = db.func.lower(
-            db.func.coalesce(User.given_name, "") + " " + db.func.coalesce(User.family_name, "")
+        pattern = like_pattern(q)
+        query = query.where(
+            db.or_(
+                User.email_normalized.like(pattern, escape="\\"),
+                full_name().like(pattern, escape="\\"),
+            )
         )
-        query = query.where(db.or_(User.email_normalized.like(pattern), name.like(pattern)))
     if status in (MembershipStatus.active.value, MembershipStatus.suspended.value):
         query = query.where(Membership.status == status)
     elif status == "locked":

@@ -175,3 +175,15 @@ def test_the_audit_trail_is_the_organizations_own(acme, make):
     assert "membership:suspended" in tags_there
     assert "membership:suspended" not in tags_here
     assert all(e.org_id == org.id for e in directory.org_events(org, limit=200).items)
+
+
+def test_the_directory_search_takes_like_wildcards_literally(make):
+    """`_` and `%` in a search are characters, not wildcards: "a_b" does not find
+    "axb" (the support console's search matches the same way)."""
+    org = make.org(slug="wild")
+    literal = orgs.add_member(org, make.user(email="a_b@wild.example"))
+    orgs.add_member(org, make.user(email="axb@wild.example"))
+    db.session.commit()
+    found = directory.list_members(org, q="a_b@")
+    assert [row.membership.id for row in found.items] == [literal.id]
+    assert directory.list_members(org, q="%").items == []

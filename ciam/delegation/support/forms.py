@@ -9,8 +9,8 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
+from ciam.delegation.directory import MAX_QUERY
 from ciam.delegation.member_actions import REASON_MAX
-from ciam.delegation.support.search import MAX_QUERY
 
 
 def _strip(value: str | None) -> str | None:

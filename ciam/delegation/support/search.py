@@ -15,13 +15,12 @@ import uuid
 from dataclasses import dataclass
 
 from ciam.accounts.models import User
-from ciam.delegation.directory import Page
+from ciam.delegation.directory import Page, full_name, like_pattern
 from ciam.delegation.models import Membership, Organization
 from ciam.extensions import db
 from ciam.pagination import after_cursor, encode_cursor
 
 MAX_PAGE = 100
-MAX_QUERY = 200
 ORG_MATCHES = 10
 
 
@@ -29,14 +28,6 @@ ORG_MATCHES = 10
 class PersonRow:
     user: User
     org_slugs: list[str]
-
-
-def _pattern(q: str) -> str:
-    """A LIKE pattern for `q` anywhere, with LIKE's own wildcards taken literally
-    (`_` is common in addresses)."""
-    text = q.strip().lower()[:MAX_QUERY]
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 def _matching_org_ids(pattern: str):
@@ -47,10 +38,8 @@ def _matching_org_ids(pattern: str):
 
 
 def _person_matches(q: str):
-    pattern = _pattern(q)
-    name = db.func.lower(
-        db.func.coalesce(User.given_name, "") + " " + db.func.coalesce(User.family_name, "")
-    )
+    pattern = like_pattern(q)
+    name = full_name()
     members = db.select(Membership.user_id).where(Membership.org_id.in_(_matching_org_ids(pattern)))
     conditions = [
         User.email_normalized.like(pattern, escape="\\"),
@@ -102,7 +91,7 @@ def find_orgs(q: str | None, limit: int = ORG_MATCHES) -> list[Organization]:
         return []
     query = (
         db.select(Organization)
-        .where(Organization.id.in_(_matching_org_ids(_pattern(q))))
+        .where(Organization.id.in_(_matching_org_ids(like_pattern(q))))
         .order_by(Organization.slug)
         .limit(limit)
     )
