@@ -7,6 +7,10 @@ REST API all call these. No `request`.
 
 from __future__ import annotations
 
+from typing import cast
+
+from sqlalchemy import CursorResult
+
 from ciam.accounts import lifecycle, lockout
 from ciam.accounts.mfa.models import MfaFactor, RecoveryCode
 from ciam.accounts.models import User
@@ -40,6 +44,14 @@ def _audit(tag: AuditTag, actor: OrgActor, membership: Membership, ctx, reason, 
     if actor.support:
         data["support"] = True
     record(tag, ctx, org_id=actor.org.id, target=str(membership.user_id), **data)
+
+
+def _remove_second_factors(user_id) -> int:
+    """Every second factor and recovery code of the person (a lost phone); returns
+    how many factors went. They set one up again where one is required."""
+    removed = db.session.execute(db.delete(MfaFactor).where(MfaFactor.user_id == user_id))
+    db.session.execute(db.delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
+    return cast(CursorResult, removed).rowcount
 
 
 def revoke_org_tokens(membership: Membership) -> int:
@@ -92,10 +104,7 @@ def reset_mfa(actor: OrgActor, membership: Membership, ctx: ActorContext, reason
     """Remove every second factor and recovery code (a lost phone); the person sets
     one up again at their next sign-in where it is required."""
     check_may_manage(actor, membership)
-    user_id = membership.user_id
-    removed = db.session.execute(db.delete(MfaFactor).where(MfaFactor.user_id == user_id))
-    db.session.execute(db.delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
-    count = getattr(removed, "rowcount", 0) or 0
+    count = _remove_second_factors(membership.user_id)
     _audit(AuditTag.ORG_MEMBER_ACTION, actor, membership, ctx, reason, action="reset_mfa")
     return count
 
@@ -192,9 +201,7 @@ def support_reset_mfa(user: User, ctx: ActorContext, reason: str | None) -> int:
     """Remove every second factor and recovery code (a lost phone); returns how many
     factors went. The person sets one up again where it is required."""
     reason = check_support_action(ctx, reason)
-    removed = db.session.execute(db.delete(MfaFactor).where(MfaFactor.user_id == user.id))
-    db.session.execute(db.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
-    count = getattr(removed, "rowcount", 0) or 0
+    count = _remove_second_factors(user.id)
     _support_audit(user, ctx, reason, "reset_mfa", factors_removed=count)
     return count
 
