@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from ciam.accounts.mfa.factors import has_factor
 from ciam.accounts.models import User
 from ciam.audit.actor import ActorContext
 from ciam.audit.models import AuditEvent
@@ -14,6 +15,7 @@ from ciam.delegation.models import AdminRight, MembershipStatus, StaffRole
 from ciam.extensions import db
 from ciam.oidc.models import Token
 from ciam.oidc.token_store import IssueContext, insert_token, issue_values
+from tests.accounts.mfa_support import enrol_totp
 
 
 @pytest.fixture
@@ -130,6 +132,8 @@ def test_suspending_revokes_that_organizations_tokens_only(acme, make):
 
 def test_support_actions_record_the_engineer_and_the_reason(acme, make):
     _, _, _, member = acme
+    enrol_totp(db.session.get(User, member.user_id))
+    assert has_factor(member.user_id)
     engineer = make.user()
     staff.grant(engineer, StaffRole.support)
     db.session.commit()
@@ -138,6 +142,7 @@ def test_support_actions_record_the_engineer_and_the_reason(acme, make):
         actor, member, ActorContext(actor_id=engineer.id), "lost phone, ticket 42"
     )
     db.session.commit()
+    assert not has_factor(member.user_id)
     event = db.session.scalars(
         db.select(AuditEvent).where(AuditEvent.tag == "org:member:action")
     ).one()
